@@ -1,0 +1,35 @@
+"""Shared test setup: every test runs against a fake engine (see `fake_engine.py`), never a real one.
+
+The worker's client reads III_URL when `src.lib.iii_client` is first imported, so the fake engine
+starts here, before any test module imports a handler. Telemetry is off: it would open a second
+connection to the engine.
+"""
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fake_engine import FakeEngine
+
+ENGINE = FakeEngine().start()
+os.environ["III_URL"] = ENGINE.url
+os.environ["OTEL_ENABLED"] = "false"
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    """The fake engine the worker is connected to, with its calls and state cleared."""
+    ENGINE.reset()
+    return ENGINE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shut_down_client() -> Iterator[None]:
+    yield
+    # The SDK's event-loop thread is not a daemon: without shutdown() pytest would never exit.
+    client = sys.modules.get("src.lib.iii_client")
+    if client is not None:
+        client.iii.shutdown()
+    ENGINE.stop()
