@@ -1,0 +1,36 @@
+"""Fixtures shared by the template's tests."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.template import RENDERS, Project, build, python_for, render
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Project]:
+    """A named render from renders.yml, rendered and installed once per test session (per worker)."""
+    projects: dict[str, Project] = {}
+
+    def get(name: str) -> Project:
+        if name not in projects:
+            answers = RENDERS[name]
+            version = answers.get("python_version", "3.12")
+            if python_for(version) is None:
+                pytest.skip(f"Python {version} is not installed here (set PYENV_VERSION to reach it)")
+            destination = tmp_path_factory.mktemp(name) / answers.get("worker_name", "my-worker")
+            projects[name] = build(render(destination, answers), answers)
+        return projects[name]
+
+    return get
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Callable[..., Path]:
+    """Render with the given answers (defaults for the rest) into a fresh directory."""
+
+    def make(**answers: object) -> Path:
+        return render(tmp_path / "project", answers)
+
+    return make

@@ -1,0 +1,100 @@
+"""Rendering the template and building what it renders, for the tests (and the benchmarks)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import copier
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+RENDERS: dict[str, dict[str, Any]] = yaml.safe_load((TEMPLATE / "tests" / "renders.yml").read_text())
+
+
+def render(destination: Path, answers: dict[str, Any]) -> Path:
+    """`copier copy --defaults` of the working tree (uncommitted changes included) with `answers`."""
+    copier.run_copy(
+        str(TEMPLATE),
+        destination,
+        data=answers,
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return destination
+
+
+@cache
+def python_for(version: str) -> str | None:
+    """An interpreter of that minor version on this machine, or None."""
+    candidates = [shutil.which(f"python{version}")]
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        candidates.insert(0, sys.executable)
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None
+
+
+@dataclass
+class Project:
+    """A rendered project with its own virtual environment in `.venv`."""
+
+    path: Path
+    answers: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, *command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """Run a command in the project, with its environment first on PATH."""
+        return subprocess.run(
+            command,
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def tool(self, name: str) -> str:
+        return str(self.path / ".venv" / "bin" / name)
+
+
+def build(path: Path, answers: dict[str, Any]) -> Project:
+    """Install a rendered project the way its README says, with its chosen package manager."""
+    python = python_for(answers.get("python_version", "3.12"))
+    if python is None:
+        raise LookupError(f"no Python {answers.get('python_version', '3.12')} on this machine")
+    env = {
+        **os.environ,
+        "UV_PYTHON": python,
+        "UV_PYTHON_DOWNLOADS": "never",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = f"{path / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    project = Project(path, answers, env)
+    if answers.get("package_manager", "uv") == "uv":
+        steps: list[tuple[str, ...]] = [(shutil.which("uv") or "uv", "sync", "--quiet")]
+    else:
+        steps = [
+            (python, "-m", "venv", ".venv"),
+            (project.tool("python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"),
+            (project.tool("python"), "-m", "pip", "install", "--quiet", "-e", ".", "--group", "dev"),
+        ]
+    for step in steps:
+        result = project.run(*step)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(step)} failed:\n{result.stdout}\n{result.stderr}")
+    return project

