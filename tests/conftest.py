@@ -18,7 +18,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Project]:
             answers = RENDERS[name]
             version = answers.get("python_version", "3.12")
             if python_for(version) is None:
-                pytest.skip(f"Python {version} is not installed here (set PYENV_VERSION to reach it)")
+                pytest.skip(
+                    f"Python {version} is not installed here (set PYENV_VERSION to reach it)"
+                )
             destination = tmp_path_factory.mktemp(name) / answers.get("worker_name", "my-worker")
             projects[name] = build(render(destination, answers), answers)
         return projects[name]

@@ -13,7 +13,9 @@ import copier
 import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-RENDERS: dict[str, dict[str, Any]] = yaml.safe_load((TEMPLATE / "tests" / "renders.yml").read_text())
+RENDERS: dict[str, dict[str, Any]] = yaml.safe_load(
+    (TEMPLATE / "tests" / "renders.yml").read_text()
+)
 
 
 def render(destination: Path, answers: dict[str, Any]) -> Path:
@@ -88,10 +90,11 @@ def build(path: Path, answers: dict[str, Any]) -> Project:
     if answers.get("package_manager", "uv") == "uv":
         steps: list[tuple[str, ...]] = [(shutil.which("uv") or "uv", "sync", "--quiet")]
     else:
+        pip = (project.tool("python"), "-m", "pip", "install", "--quiet")
         steps = [
             (python, "-m", "venv", ".venv"),
-            (project.tool("python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"),
-            (project.tool("python"), "-m", "pip", "install", "--quiet", "-e", ".", "--group", "dev"),
+            (*pip, "--upgrade", "pip"),  # dependency groups need pip 25.1
+            (*pip, "-e", ".", "--group", "dev"),
         ]
     for step in steps:
         result = project.run(*step)

@@ -1,0 +1,191 @@
+"""What each set of answers renders: which files, and the facts the engine depends on in them."""
+
+import ast
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.template import RENDERS
+
+Render = Callable[..., Path]
+
+MODULES = {
+    "http": "items",
+    "http-middleware": "admin",
+    "cron": "heartbeat",
+    "queue": "jobs",
+    "state": "state_changes",
+    "stream": "stream_changes",
+    "stream-join-leave": "stream_presence",
+    "stream-auth": "stream_auth",
+}
+
+
+def files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", MODULES)
+def test_each_trigger_kind_renders_its_handler_its_test_and_the_import(
+    rendered: Render, kind: str
+) -> None:
+    project = rendered(triggers=[kind])
+    module = MODULES[kind]
+
+    handlers = {p.name for p in (project / "src" / "handlers").glob("*.py")}
+    assert handlers == {"__init__.py", f"{module}.py"}
+    assert (project / "tests" / f"test_{module}.py").is_file()
+    assert f"    {module},\n" in (project / "src" / "main.py").read_text()
+
+
+def test_no_trigger_renders_one_plain_function(rendered: Render) -> None:
+    project = rendered(triggers=[])
+
+    handlers = {p.name for p in (project / "src" / "handlers").glob("*.py")}
+    assert handlers == {"__init__.py", "greet.py"}
+    assert "register_trigger" not in (project / "src" / "handlers" / "greet.py").read_text()
+
+
+def test_every_rendered_python_file_parses(rendered: Render) -> None:
+    project = rendered(**RENDERS["all"])
+
+    for path in project.rglob("*.py"):
+        ast.parse(path.read_text(), filename=str(path))
+
+
+def test_answers_file_keeps_answers_but_not_computed_values(rendered: Render) -> None:
+    answers = yaml.safe_load((rendered(**RENDERS["all"]) / ".copier-answers.yml").read_text())
+
+    assert answers["worker_name"] == "orders-worker"
+    assert answers["iii_line"] == "0.25"
+    assert {"line", "handlers", "summary", "package_name"}.isdisjoint(answers)
+
+
+def test_pyproject_pins_the_sdk_of_the_line(rendered: Render) -> None:
+    pyproject = tomllib.loads((rendered() / "pyproject.toml").read_text())
+
+    assert pyproject["project"]["dependencies"] == ["iii-sdk==0.25.0"]
+    assert pyproject["tool"]["pytest"]["ini_options"]["filterwarnings"] == [
+        "error",
+        "ignore:register_trigger is deprecated:DeprecationWarning",
+    ]
+
+
+def compose(project: Path) -> dict:  # type: ignore[type-arg]
+    loaded = yaml.safe_load((project / "worker-compose.yaml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+# Keys `iii compose` 0.25 accepts; it rejects unknown ones (deny_unknown_fields).
+COMPOSE_KEYS = {
+    "namespace",
+    "startup_timeout",
+    "stop_timeout",
+    "required_default",
+    "engine",
+    "containers",
+}
+ENGINE_WORKERS = {
+    "configuration",
+    "iii-worker-manager",
+    "iii-http-functions",
+    "iii-stream",
+    "iii-sandbox",
+}
+CONTAINER_KEYS = {
+    "worker", "version", "start_after", "config_name", "config_override", "scripts",
+    "working_dir", "environment", "env_file", "startup_timeout", "required", "restart",
+}  # fmt: skip
+SCRIPT_KEYS = {"pre_run", "pre_run_timeout", "run", "post_run"}
+
+
+@pytest.mark.parametrize("name", ["none", "http", "cron", "queue", "stream", "all", "all-pip"])
+def test_worker_compose_uses_only_keys_the_engine_accepts(rendered: Render, name: str) -> None:
+    spec = compose(rendered(**RENDERS[name]))
+
+    assert set(spec) <= COMPOSE_KEYS
+    assert set(spec["engine"]["workers"]) <= ENGINE_WORKERS
+    for container in spec["containers"].values():
+        assert set(container) <= CONTAINER_KEYS
+        assert set(container.get("scripts", {})) <= SCRIPT_KEYS
+        if container["worker"].startswith("package://"):
+            assert isinstance(container["version"], str) and "scripts" not in container
+
+
+@pytest.mark.parametrize(
+    ("triggers", "packages"),
+    [
+        ([], set()),
+        (["http"], {"http", "state"}),
+        (["http-middleware"], {"http"}),
+        (["cron"], {"cron", "state"}),
+        (["queue"], {"queue"}),
+        (["state"], {"state"}),
+        (["stream", "stream-join-leave", "stream-auth"], set()),
+    ],
+)
+def test_worker_compose_runs_the_engine_workers_the_triggers_need(
+    rendered: Render, triggers: list[str], packages: set[str]
+) -> None:
+    spec = compose(rendered(triggers=triggers))
+
+    worker = spec["containers"].pop("my-worker")
+    assert set(spec["containers"]) == packages
+    assert worker["worker"] == "path://."
+    assert set(worker.get("start_after", [])) == packages
+    assert "python -m src.main" in worker["scripts"]["run"]
+
+
+def test_stream_auth_is_wired_as_the_iii_stream_auth_function(rendered: Render) -> None:
+    spec = compose(rendered(triggers=["stream-join-leave", "stream-auth"]))
+
+    assert spec["engine"]["workers"]["iii-stream"]["auth_function"] == "my-worker::stream-auth"
+
+
+def test_streams_without_auth_get_iii_stream_without_an_auth_function(rendered: Render) -> None:
+    spec = compose(rendered(triggers=["stream"]))
+
+    assert "auth_function" not in spec["engine"]["workers"]["iii-stream"]
+
+
+@pytest.mark.parametrize("package_manager", ["uv", "pip"])
+def test_dockerfile_is_multi_stage_with_one_base_a_non_root_user_and_exec_form_cmd(
+    rendered: Render, package_manager: str
+) -> None:
+    dockerfile = rendered(package_manager=package_manager, python_version="3.11") / "Dockerfile"
+    lines = dockerfile.read_text().splitlines()
+
+    bases = [line.split()[1] for line in lines if line.startswith("FROM ")]
+    assert bases == ["python:3.11-slim", "python:3.11-slim"]
+    assert "USER 10001" in lines
+    assert lines[-1] == 'CMD ["python", "-m", "src.main"]'
+    # Dependencies are installed before the source is copied in.
+    copy_src = lines.index("COPY src ./src")
+    assert any("install" in line or "sync" in line for line in lines[:copy_src])
+
+
+def test_virtualenv_only_deploy_renders_no_container_files(rendered: Render) -> None:
+    project = rendered(deploy=["virtualenv"])
+
+    assert {"Dockerfile", ".dockerignore"}.isdisjoint(files(project))
+    assert "pip install ." in (project / "README.md").read_text()
+
+
+def test_readme_lists_every_registered_function_and_the_guide_errata(rendered: Render) -> None:
+    readme = (rendered(**RENDERS["all"]) / "README.md").read_text()
+
+    for function_id in [
+        "orders-worker::items::create",
+        "orders-worker::admin::require-api-key",
+        "orders-worker::heartbeat",
+        "orders-worker::jobs::process",
+        "orders-worker::stream-presence::join",
+        "orders-worker::stream-auth",
+    ]:
+        assert f"`{function_id}`" in readme
+    assert "`status_code`, not `statusCode`" in readme
+    assert "UNSUPPORTED_CONFIG_WORKERS" in readme
