@@ -1,6 +1,8 @@
 """What each set of answers renders: which files, and the facts the engine depends on in them."""
 
 import ast
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.template import RENDERS
+from tests.template import RENDERS, TEMPLATE
 
 Render = Callable[..., Path]
 
@@ -189,3 +191,23 @@ def test_readme_lists_every_registered_function_and_the_guide_errata(rendered: R
         assert f"`{function_id}`" in readme
     assert "`status_code`, not `statusCode`" in readme
     assert "UNSUPPORTED_CONFIG_WORKERS" in readme
+
+
+def test_cli_copy_takes_defaults_and_a_data_file(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yml"
+    answers.write_text(yaml.safe_dump(RENDERS["all"]))
+    destination = tmp_path / "from-cli"
+
+    copier = [sys.executable, "-m", "copier", "copy", "--defaults", "--quiet", "--vcs-ref", "HEAD"]
+
+    result = subprocess.run(
+        [*copier, "--data-file", str(answers), str(TEMPLATE), str(destination)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    written = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    assert written["triggers"] == RENDERS["all"]["triggers"]
+    assert (destination / "src" / "handlers" / "stream_auth.py").is_file()
