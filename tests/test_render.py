@@ -63,7 +63,7 @@ def test_answers_file_keeps_answers_but_not_computed_values(rendered: Render) ->
 
     assert answers["worker_name"] == "orders-worker"
     assert answers["iii_line"] == "0.25"
-    assert {"line", "handlers", "summary", "package_name"}.isdisjoint(answers)
+    assert {"line", "handlers", "summary"}.isdisjoint(answers)
 
 
 def test_pyproject_pins_the_sdk_of_the_line(rendered: Render) -> None:
