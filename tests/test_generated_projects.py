@@ -18,10 +18,10 @@ from tests.template import RENDERS, TEMPLATE, Project
 NAMES = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in RENDERS]
 
 
-def load_fake_engine() -> ModuleType:
-    """The fake engine the template ships to generated projects (plain Python, not a template)."""
+def load_engine_double() -> ModuleType:
+    """The engine double the template ships to generated projects (plain Python, not a template)."""
     spec = importlib.util.spec_from_file_location(
-        "fake_engine", TEMPLATE / "template" / "tests" / "fake_engine.py"
+        "engine_double", TEMPLATE / "template" / "tests" / "engine_double.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -105,8 +105,7 @@ def test_installed_wheel_runs_as_python_m_src_main(
         check=False,
     )
     assert passed(install), install.stderr
-    fake_engine = load_fake_engine()
-    engine = fake_engine.FakeEngine().start()
+    engine = load_engine_double().EngineDouble().start()
     env = {**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false", "PATH": str(venv / "bin")}
     # Run from an empty directory, so `src` can only come from the installed wheel.
     worker = subprocess.Popen([python, "-m", "src.main"], cwd=tmp_path, env=env)

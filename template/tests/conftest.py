@@ -1,6 +1,6 @@
-"""Shared test setup: every test runs against a fake engine (see `fake_engine.py`), never a real one.
+"""Shared test setup: every test runs against a engine double (see `engine_double.py`), never a real one.
 
-The worker's client reads III_URL when `src.lib.iii_client` is first imported, so the fake engine
+The worker's client reads III_URL when `src.lib.iii_client` is first imported, so the engine double
 starts here, before any test module imports a handler. Telemetry is off: it would open a second
 connection to the engine.
 """
@@ -11,16 +11,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fake_engine import FakeEngine
+from tests.engine_double import EngineDouble
 
-ENGINE = FakeEngine().start()
+ENGINE = EngineDouble().start()
 os.environ["III_URL"] = ENGINE.url
 os.environ["OTEL_ENABLED"] = "false"
 
 
 @pytest.fixture
-def engine() -> FakeEngine:
-    """The fake engine the worker is connected to, with its calls and state cleared."""
+def engine() -> EngineDouble:
+    """The engine double the worker is connected to, with its calls and state cleared."""
     ENGINE.reset()
     return ENGINE
 
