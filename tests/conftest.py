@@ -1,11 +1,14 @@
 """Fixtures shared by the template's tests."""
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.template import RENDERS, Project, build, python_for, render
+from tests.template import ENGINE_DOUBLE_DIR, RENDERS, Project, build, python_for, render
+
+sys.path.insert(0, str(ENGINE_DOUBLE_DIR))  # `import engine_double`, as generated projects do
 
 
 @pytest.fixture(scope="session")

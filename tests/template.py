@@ -13,6 +13,8 @@ import copier
 import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+# The engine double ships to generated projects as plain Python; the template's tests use it too.
+ENGINE_DOUBLE_DIR = TEMPLATE / "template" / "tests"
 RENDERS: dict[str, dict[str, Any]] = yaml.safe_load(
     (TEMPLATE / "tests" / "renders.yml").read_text()
 )

@@ -3,30 +3,18 @@
 Each render is built once per test session (see `built`); its tests run on one xdist worker.
 """
 
-import importlib.util
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from engine_double import EngineDouble
 
-from tests.template import RENDERS, TEMPLATE, Project
+from tests.template import RENDERS, Project
 
 NAMES = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in RENDERS]
-
-
-def load_engine_double() -> ModuleType:
-    """The engine double the template ships to generated projects (plain Python, not a template)."""
-    spec = importlib.util.spec_from_file_location(
-        "engine_double", TEMPLATE / "template" / "tests" / "engine_double.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def passed(result: subprocess.CompletedProcess[str]) -> bool:
@@ -105,7 +93,7 @@ def test_installed_wheel_runs_as_python_m_src_main(
         check=False,
     )
     assert passed(install), install.stderr
-    engine = load_engine_double().EngineDouble().start()
+    engine = EngineDouble().start()
     env = {**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false", "PATH": str(venv / "bin")}
     # Run from an empty directory, so `src` can only come from the installed wheel.
     worker = subprocess.Popen([python, "-m", "src.main"], cwd=tmp_path, env=env)

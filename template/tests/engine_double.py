@@ -24,6 +24,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -161,10 +162,20 @@ class EngineDouble:
             self.dead_letters.clear()
 
     def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Block until `condition()` holds (checked under the engine's lock after every change)."""
+        """Block until `condition()` holds: checked after every change the engine sees, and every
+        20 ms for conditions on the test's own data."""
+        deadline = time.monotonic() + timeout
         with self._changed:
-            if not self._changed.wait_for(condition, timeout):
-                raise TimeoutError("the engine double did not see what the test waited for")
+            while not condition():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the engine double did not see what the test waited for")
+                self._changed.wait(min(left, 0.02))
+
+    def wait_for_functions(self, *function_ids: str, timeout: float = 10.0) -> None:
+        """Block until each of these functions is registered."""
+        wanted = set(function_ids)
+        self.wait_until(lambda: wanted <= self.functions.keys(), timeout)
 
     def wait_for_triggers(self, *function_ids: str, timeout: float = 10.0) -> None:
         """Block until a trigger bound to each of these functions is registered."""
@@ -270,7 +281,8 @@ class EngineDouble:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _listen(self) -> None:
-        self._server = await serve(self._serve, "127.0.0.1", self._port)
+        # A short open_timeout: a client that dies mid-handshake must not hold up stop().
+        self._server = await serve(self._serve, "127.0.0.1", self._port, open_timeout=2)
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
