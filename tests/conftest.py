@@ -5,15 +5,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from tests.template import ENGINE_DOUBLE_DIR, RENDERS, Project, build, python_for, render
+from tests.template import (
+    ENGINE_DOUBLE_DIR,
+    RENDERS,
+    Project,
+    build,
+    project_at,
+    python_for,
+    render,
+)
 
 sys.path.insert(0, str(ENGINE_DOUBLE_DIR))  # `import engine_double`, as generated projects do
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Project]:
-    """A named render from renders.yml, rendered and installed once per test session (per worker)."""
+def built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callable[[str], Project]:
+    """A named render from renders.yml, rendered and installed once per test run: xdist workers
+    share one directory and take turns through a file lock, so whichever asks first builds it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base if worker_id == "master" else base.parent) / "renders"
+    shared.mkdir(exist_ok=True)
     projects: dict[str, Project] = {}
 
     def get(name: str) -> Project:
@@ -24,8 +37,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Project]:
                 pytest.skip(
                     f"Python {version} is not installed here (set PYENV_VERSION to reach it)"
                 )
-            destination = tmp_path_factory.mktemp(name) / answers.get("worker_name", "my-worker")
-            projects[name] = build(render(destination, answers), answers)
+            path = shared / name / answers.get("worker_name", "my-worker")
+            with FileLock(shared / f"{name}.lock"):
+                if (path / ".venv").is_dir():
+                    projects[name] = project_at(path, answers, name)
+                else:
+                    projects[name] = build(render(path, answers), answers, name)
         return projects[name]
 
     return get

@@ -58,6 +58,7 @@ class Project:
     path: Path
     answers: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
+    name: str = ""  # its name in renders.yml
 
     def run(self, *command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """Run a command in the project, with its environment first on PATH."""
@@ -75,8 +76,8 @@ class Project:
         return str(self.path / ".venv" / "bin" / name)
 
 
-def build(path: Path, answers: dict[str, Any]) -> Project:
-    """Install a rendered project the way its README says, with its chosen package manager."""
+def project_at(path: Path, answers: dict[str, Any], name: str = "") -> Project:
+    """A rendered project at `path`, with the environment its commands run in."""
     python = python_for(answers.get("python_version", "3.12"))
     if python is None:
         raise LookupError(f"no Python {answers.get('python_version', '3.12')} on this machine")
@@ -88,7 +89,13 @@ def build(path: Path, answers: dict[str, Any]) -> Project:
     }
     env.pop("VIRTUAL_ENV", None)
     env["PATH"] = f"{path / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    project = Project(path, answers, env)
+    return Project(path, answers, env, name)
+
+
+def build(path: Path, answers: dict[str, Any], name: str = "") -> Project:
+    """Install a rendered project the way its README says, with its chosen package manager."""
+    project = project_at(path, answers, name)
+    python = project.env["UV_PYTHON"]
     if answers.get("package_manager", "uv") == "uv":
         steps: list[tuple[str, ...]] = [(shutil.which("uv") or "uv", "sync", "--quiet")]
     else:

@@ -1,6 +1,6 @@
 """Every named render installs the way its README says and passes its own checks.
 
-Each render is built once per test session (see `built`); its tests run on one xdist worker.
+Each render is built once per test run (see `built` in conftest.py) and shared by its tests.
 """
 
 import signal
@@ -14,7 +14,7 @@ from engine_double import EngineDouble
 
 from tests.template import RENDERS, Project
 
-NAMES = [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in RENDERS]
+NAMES = list(RENDERS)
 
 
 def passed(result: subprocess.CompletedProcess[str]) -> bool:
@@ -72,9 +72,7 @@ def test_dockerfile_passes_hadolint(built: Callable[[str], Project], name: str) 
 
 
 VIRTUALENV_NAMES = [
-    pytest.param(name, marks=pytest.mark.xdist_group(name))
-    for name, answers in RENDERS.items()
-    if "virtualenv" in answers.get("deploy", [])
+    name for name, answers in RENDERS.items() if "virtualenv" in answers.get("deploy", [])
 ]
 
 

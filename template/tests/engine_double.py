@@ -120,6 +120,8 @@ class EngineDouble:
         self.state: dict[tuple[str, str], Any] = {}
         self.streams: dict[tuple[str, str, str], Any] = {}
         self.dead_letters: list[Message] = []
+        # Trigger firings the worker handled, as (function id, data).
+        self.fired: list[tuple[str, Any]] = []
         self.connections_seen = 0
         self._workers: list[_Worker] = []
         self._changed = threading.Condition()
@@ -160,6 +162,7 @@ class EngineDouble:
             self.state.clear()
             self.streams.clear()
             self.dead_letters.clear()
+            self.fired.clear()
 
     def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
         """Block until `condition()` holds: checked after every change the engine sees, and every
@@ -225,6 +228,10 @@ class EngineDouble:
     ) -> HttpResponse:
         """An HTTP request to the engine's http worker (JSON body when `body` is not None)."""
         return self._run(self._http(method, path, body, headers or {}, query or {}))
+
+    def call(self, function_id: str, data: Any) -> Any:
+        """Call a built-in function (`state::set`, `stream::set`, ...) as another worker would."""
+        return self._run(self._built_in(function_id, data))
 
     def cron_tick(self, function_id: str) -> None:
         """Fire the cron trigger bound to `function_id` once, as the scheduler would."""
@@ -425,6 +432,7 @@ class EngineDouble:
         """A trigger firing: the engine logs a handler's error and goes on."""
         with contextlib.suppress(Exception):
             await self._call(function_id, data)
+            self._record(lambda: self.fired.append((function_id, data)))
 
     # Built-in functions.
 
@@ -510,6 +518,7 @@ class EngineDouble:
         for attempt in range(attempts):
             try:
                 await self._call(trigger["function_id"], job)
+                self._record(lambda: self.fired.append((trigger["function_id"], job)))
                 return
             except Exception as error:  # any failure is retried, like a nack
                 if attempt + 1 == attempts:

@@ -1,0 +1,362 @@
+"""Generated workers, run for real: the installed project's `python -m src.main` process, the real
+iii-sdk, a real WebSocket, and the engine double on the other end.
+
+Every trigger kind alone and the all-triggers project: what the worker registers, and how it
+answers what the engine sends it. Then faults: the engine going away and coming back, SIGTERM, a
+handler that raises, and 200 invocations at once.
+"""
+
+import hashlib
+import hmac
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from engine_double import EngineDouble, InvocationFailed
+
+from tests.template import RENDERS, Project
+
+API_KEY = "e2e-api-key"
+STREAM_SECRET = "e2e-stream-secret"
+
+# What each trigger kind's module registers: function-id suffixes and (type, suffix, config).
+Registrations = tuple[set[str], list[tuple[str, str, dict[str, Any]]]]
+REGISTRATIONS: dict[str, Callable[[dict[str, Any]], Registrations]] = {
+    "http": lambda a: (
+        {"items::create", "items::get"},
+        [
+            ("http", "items::create", {"api_path": a["http_path"], "http_method": "POST"}),
+            ("http", "items::get", {"api_path": a["http_path"] + "/:id", "http_method": "GET"}),
+        ],
+    ),
+    "http-middleware": lambda a: (
+        {"admin::require-api-key", "admin::status"},
+        [
+            (
+                "http",
+                "admin::status",
+                {
+                    "api_path": "/admin/status",
+                    "http_method": "GET",
+                    "middleware_function_ids": [a["worker_name"] + "::admin::require-api-key"],
+                },
+            )
+        ],
+    ),
+    "cron": lambda a: (
+        {"heartbeat"},
+        [("cron", "heartbeat", {"expression": a["cron_expression"]})],
+    ),
+    "queue": lambda a: (
+        {"jobs::publish", "jobs::process"},
+        [
+            (
+                "durable:subscriber",
+                "jobs::process",
+                {"topic": a["queue_topic"], "queue_config": {"maxRetries": 3}},
+            )
+        ],
+    ),
+    "state": lambda a: ({"state-changes"}, [("state", "state-changes", {})]),
+    "stream": lambda a: (
+        {"stream-changes"},
+        [("stream", "stream-changes", {"stream_name": a["stream_name"]})],
+    ),
+    "stream-join-leave": lambda a: (
+        {"stream-presence::join", "stream-presence::leave"},
+        [
+            ("stream:join", "stream-presence::join", {}),
+            ("stream:leave", "stream-presence::leave", {}),
+        ],
+    ),
+    "stream-auth": lambda a: ({"stream-auth"}, []),
+}
+DEFAULTS = {
+    "worker_name": "my-worker",
+    "http_path": "/items",
+    "cron_expression": "0 */5 * * * *",
+    "stream_name": "events",
+}
+
+
+def answers_of(name: str) -> dict[str, Any]:
+    """A render's answers, with the template's defaults for what it leaves out."""
+    answers = {**DEFAULTS, **RENDERS[name]}
+    answers.setdefault("queue_topic", f"{answers['worker_name']}.jobs")
+    return answers
+
+
+def expected(name: str) -> tuple[set[str], list[str]]:
+    answers = answers_of(name)
+    prefix = answers["worker_name"] + "::"
+    functions: set[str] = set() if answers["triggers"] else {"greet"}
+    triggers: list[tuple[str, str, dict[str, Any]]] = []
+    for kind in answers["triggers"]:
+        kind_functions, kind_triggers = REGISTRATIONS[kind](answers)
+        functions |= kind_functions
+        triggers += kind_triggers
+    return {prefix + f for f in functions}, sorted(repr((t, prefix + f, c)) for t, f, c in triggers)
+
+
+def registered(engine: EngineDouble) -> tuple[set[str], list[str]]:
+    triggers = engine.triggers.values()
+    return set(engine.functions), sorted(
+        repr((t["trigger_type"], t["function_id"], t["config"])) for t in triggers
+    )
+
+
+@dataclass
+class Running:
+    """A generated worker process connected to the engine double."""
+
+    project: Project
+    engine: EngineDouble
+    process: "subprocess.Popen[str]"
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return answers_of(self.project.name)
+
+    @property
+    def prefix(self) -> str:
+        return str(self.answers["worker_name"]) + "::"
+
+    def wait_registered(self) -> None:
+        functions, triggers = expected(self.project.name)
+        self.engine.wait_until(
+            lambda: (
+                bool(self.engine.workers)
+                and set(self.engine.functions) >= functions
+                and len(self.engine.triggers) >= len(triggers)
+            ),
+            timeout=30,
+        )
+
+    def stop(self, stop_signal: signal.Signals = signal.SIGTERM, within: float = 5.0) -> int:
+        self.process.send_signal(stop_signal)
+        return self.process.wait(timeout=within)
+
+
+@contextmanager
+def running_worker(project: Project, **env: str) -> Iterator[Running]:
+    answers = answers_of(project.name)
+    auth = (
+        f"{answers['worker_name']}::stream-auth" if "stream-auth" in answers["triggers"] else None
+    )
+    engine = EngineDouble(auth_function=auth).start()
+    environment = {**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false", **env}
+    process = subprocess.Popen(
+        [project.tool("python"), "-m", "src.main"],
+        cwd=project.path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    worker = Running(project, engine, process)
+    try:
+        worker.wait_registered()
+        yield worker
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        engine.stop()
+
+
+def renders(where: Callable[[list[str]], bool]) -> list[Any]:
+    """The renders whose triggers match, each in the xdist group that builds it."""
+    return [name for name, answers in RENDERS.items() if where(answers["triggers"])]
+
+
+def with_kind(kind: str) -> list[Any]:
+    return renders(lambda triggers: kind in triggers)
+
+
+EVERY_RENDER = renders(lambda _: True)
+NO_TRIGGERS = renders(lambda triggers: not triggers)
+ALL = ["all"]
+
+
+@pytest.fixture
+def worker(built: Callable[[str], Project], request: pytest.FixtureRequest) -> Iterator[Running]:
+    with running_worker(
+        built(request.param), API_KEY=API_KEY, STREAM_AUTH_SECRET=STREAM_SECRET
+    ) as running:
+        yield running
+        assert running.stop() == 0
+
+
+@pytest.mark.parametrize("worker", EVERY_RENDER, indirect=True)
+def test_registers_exactly_its_functions_and_triggers_and_the_engine_accepts_them(
+    worker: Running,
+) -> None:
+    assert registered(worker.engine) == expected(worker.project.name)
+    assert worker.engine.rejected == [] and worker.engine.parked == []
+    assert worker.engine.workers[-1]["name"] == worker.prefix[:-2]
+
+
+@pytest.mark.parametrize("worker", NO_TRIGGERS, indirect=True)
+def test_plain_function_answers_and_refuses_a_bad_call(worker: Running) -> None:
+    assert worker.engine.invoke(worker.prefix + "greet", {"name": "Ada"}) == {
+        "message": "Hello, Ada!"
+    }
+    with pytest.raises(InvocationFailed, match="invocation_failed"):
+        worker.engine.invoke(worker.prefix + "greet", {})
+
+
+@pytest.mark.parametrize("worker", with_kind("http"), indirect=True)
+def test_http_api_answers_201_200_400_and_404(worker: Running) -> None:
+    path = worker.answers["http_path"]
+    http = worker.engine.http
+
+    created = http("POST", path, body={"name": "Genmaicha"})
+    read = http("GET", f"{path}/{created.body['id']}")
+
+    assert created.status_code == 201 and read.status_code == 200 and read.body == created.body
+    assert http("POST", path, body={"name": ""}).status_code == 400
+    assert http("POST", path, headers={"content-type": "text/plain"}).status_code == 400
+    assert http("GET", f"{path}/missing").status_code == 404
+
+
+@pytest.mark.parametrize("worker", with_kind("http-middleware"), indirect=True)
+def test_middleware_answers_401_without_or_with_a_wrong_key_and_lets_the_right_key_in(
+    worker: Running,
+) -> None:
+    http = worker.engine.http
+
+    assert http("GET", "/admin/status").status_code == 401
+    assert http("GET", "/admin/status", headers={"x-api-key": "wrong"}).status_code == 401
+    assert http("GET", "/admin/status", headers={"x-api-key": API_KEY}).status_code == 200
+
+
+@pytest.mark.parametrize("name", with_kind("http-middleware")[:1])
+def test_middleware_fails_closed_when_the_worker_has_no_key(
+    built: Callable[[str], Project], name: str
+) -> None:
+    with running_worker(built(name)) as worker:
+        assert (
+            worker.engine.http("GET", "/admin/status", headers={"x-api-key": ""}).status_code == 401
+        )
+        assert worker.stop() == 0
+
+
+@pytest.mark.parametrize("worker", with_kind("cron"), indirect=True)
+def test_cron_tick_runs_the_job(worker: Running) -> None:
+    worker.engine.cron_tick(worker.prefix + "heartbeat")
+
+    assert worker.engine.state[(worker.prefix + "heartbeat", "last-run")]["job_id"]
+
+
+@pytest.mark.parametrize("worker", with_kind("queue"), indirect=True)
+def test_a_published_job_reaches_the_subscriber(worker: Running) -> None:
+    job = {"kind": "email", "payload": {"to": "ada@example.com"}}
+
+    assert worker.engine.invoke(worker.prefix + "jobs::publish", job)["published"] is True
+    worker.engine.wait_until(lambda: (worker.prefix + "jobs::process", job) in worker.engine.fired)
+
+
+@pytest.mark.parametrize("worker", with_kind("state"), indirect=True)
+def test_state_set_fires_the_state_handler(worker: Running) -> None:
+    worker.engine.call("state::set", {"scope": "orders", "key": "o-1", "value": {"status": "new"}})
+
+    worker.engine.wait_until(
+        lambda: any(f == worker.prefix + "state-changes" for f, _ in worker.engine.fired)
+    )
+
+
+@pytest.mark.parametrize("worker", with_kind("stream"), indirect=True)
+def test_stream_set_fires_the_stream_handler(worker: Running) -> None:
+    item = {
+        "stream_name": worker.answers["stream_name"],
+        "group_id": "g",
+        "item_id": "i",
+        "data": {},
+    }
+
+    worker.engine.call("stream::set", item)
+
+    worker.engine.wait_until(
+        lambda: any(f == worker.prefix + "stream-changes" for f, _ in worker.engine.fired)
+    )
+
+
+@pytest.mark.parametrize("worker", with_kind("stream-join-leave"), indirect=True)
+def test_join_is_refused_without_an_authenticated_context_and_accepted_with_one(
+    worker: Running,
+) -> None:
+    assert worker.engine.join("chat", "room-1") is False
+    assert worker.engine.join("chat", "room-1", context={"user_id": "ada"}) is True
+    worker.engine.leave("chat", "room-1", context={"user_id": "ada"})
+
+
+@pytest.mark.parametrize("worker", with_kind("stream-auth"), indirect=True)
+def test_stream_auth_turns_a_signed_token_into_a_context(worker: Running) -> None:
+    anonymous = worker.engine.invoke(
+        worker.prefix + "stream-auth", {"query_params": {}, "headers": {}}
+    )
+    assert anonymous == {"context": None}
+
+    context = worker.engine.authenticate({"token": [signed("ada")]})
+
+    assert context == {"user_id": "ada"}
+    if "stream-join-leave" in worker.answers["triggers"]:
+        assert worker.engine.join("chat", "room-1", context=context) is True
+
+
+def signed(user_id: str) -> str:
+    """A token as the generated `issue_token` makes them."""
+    return f"{user_id}.{hmac.new(STREAM_SECRET.encode(), user_id.encode(), hashlib.sha256).hexdigest()}"
+
+
+# Faults, on the all-triggers project.
+
+
+@pytest.mark.parametrize("worker", ALL, indirect=True)
+def test_worker_reconnects_and_registers_everything_again_when_the_engine_comes_back(
+    worker: Running,
+) -> None:
+    before = registered(worker.engine)
+
+    worker.engine.restart()
+    worker.engine.wait_until(lambda: worker.engine.connections_seen >= 2, timeout=30)
+    worker.wait_registered()
+
+    assert registered(worker.engine) == before
+    assert (
+        worker.engine.http("GET", "/admin/status", headers={"x-api-key": API_KEY}).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize("worker", ALL, indirect=True)
+def test_a_handler_that_raises_fails_that_call_and_the_worker_keeps_serving(
+    worker: Running,
+) -> None:
+    with pytest.raises(InvocationFailed, match="invocation_failed"):
+        worker.engine.invoke(worker.prefix + "jobs::publish", {"kind": ""})
+
+    assert worker.engine.http("POST", "/items", body={"name": "still here"}).status_code == 201
+
+
+@pytest.mark.parametrize("worker", ALL, indirect=True)
+def test_200_concurrent_invocations_are_all_answered(worker: Running) -> None:
+    calls = [(worker.prefix + "items::create", {"body": {"name": f"item {i}"}}) for i in range(200)]
+
+    results = worker.engine.invoke_many(calls, timeout=120)
+
+    assert [r["status_code"] for r in results] == [201] * 200
+    assert len({r["body"]["id"] for r in results}) == 200
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("name", ALL)
+def test_worker_exits_0_within_5_s_on_a_stop_signal(
+    built: Callable[[str], Project], name: str, stop_signal: signal.Signals
+) -> None:
+    with running_worker(built(name)) as worker:
+        assert worker.stop(stop_signal, within=5) == 0
