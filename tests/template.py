@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -110,3 +111,82 @@ def build(path: Path, answers: dict[str, Any], name: str = "") -> Project:
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(step)} failed:\n{result.stdout}\n{result.stderr}")
     return project
+
+
+# What each trigger kind's module registers: function-id suffixes and (type, suffix, config).
+Registrations = tuple[set[str], list[tuple[str, str, dict[str, Any]]]]
+REGISTRATIONS: dict[str, Callable[[dict[str, Any]], Registrations]] = {
+    "http": lambda a: (
+        {"items::create", "items::get"},
+        [
+            ("http", "items::create", {"api_path": a["http_path"], "http_method": "POST"}),
+            ("http", "items::get", {"api_path": a["http_path"] + "/:id", "http_method": "GET"}),
+        ],
+    ),
+    "http-middleware": lambda a: (
+        {"admin::require-api-key", "admin::status"},
+        [
+            (
+                "http",
+                "admin::status",
+                {
+                    "api_path": "/admin/status",
+                    "http_method": "GET",
+                    "middleware_function_ids": [a["worker_name"] + "::admin::require-api-key"],
+                },
+            )
+        ],
+    ),
+    "cron": lambda a: (
+        {"heartbeat"},
+        [("cron", "heartbeat", {"expression": a["cron_expression"]})],
+    ),
+    "queue": lambda a: (
+        {"jobs::publish", "jobs::process"},
+        [
+            (
+                "durable:subscriber",
+                "jobs::process",
+                {"topic": a["queue_topic"], "queue_config": {"maxRetries": 3}},
+            )
+        ],
+    ),
+    "state": lambda a: ({"state-changes"}, [("state", "state-changes", {})]),
+    "stream": lambda a: (
+        {"stream-changes"},
+        [("stream", "stream-changes", {"stream_name": a["stream_name"]})],
+    ),
+    "stream-join-leave": lambda a: (
+        {"stream-presence::join", "stream-presence::leave"},
+        [
+            ("stream:join", "stream-presence::join", {}),
+            ("stream:leave", "stream-presence::leave", {}),
+        ],
+    ),
+    "stream-auth": lambda a: ({"stream-auth"}, []),
+}
+DEFAULTS = {
+    "worker_name": "my-worker",
+    "http_path": "/items",
+    "cron_expression": "0 */5 * * * *",
+    "stream_name": "events",
+}
+
+
+def answers_of(name: str) -> dict[str, Any]:
+    """A render's answers, with the template's defaults for what it leaves out."""
+    answers = {**DEFAULTS, **RENDERS[name]}
+    answers.setdefault("queue_topic", f"{answers['worker_name']}.jobs")
+    return answers
+
+
+def expected(name: str) -> tuple[set[str], list[str]]:
+    answers = answers_of(name)
+    prefix = answers["worker_name"] + "::"
+    functions: set[str] = set() if answers["triggers"] else {"greet"}
+    triggers: list[tuple[str, str, dict[str, Any]]] = []
+    for kind in answers["triggers"]:
+        kind_functions, kind_triggers = REGISTRATIONS[kind](answers)
+        functions |= kind_functions
+        triggers += kind_triggers
+    return {prefix + f for f in functions}, sorted(repr((t, prefix + f, c)) for t, f, c in triggers)

@@ -1,0 +1,23 @@
+"""The baseline for cold start: the smallest iii-sdk worker (one function), connected the same way
+a generated worker connects. Run with the generated project's interpreter."""
+
+import os
+import signal
+import threading
+from typing import Any
+
+from iii import InitOptions
+from iii.iii import III
+
+client = III(os.environ["III_URL"], InitOptions(worker_name="hello"))
+
+
+async def hello(_data: Any) -> dict[str, bool]:
+    return {"ok": True}
+
+
+client.register_function("hello::hello", hello)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+stop.wait()
+client.shutdown()
