@@ -211,3 +211,39 @@ def test_cli_copy_takes_defaults_and_a_data_file(tmp_path: Path) -> None:
     written = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert written["triggers"] == RENDERS["all"]["triggers"]
     assert (destination / "src" / "handlers" / "stream_auth.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("line", "sdk", "names"),
+    [
+        ("0.22", "0.22.1", ["http", "cron", "queue", "state", "iii-stream", "iii-exec"]),
+        (
+            "0.11",
+            "0.11.6",
+            ["iii-http", "iii-cron", "iii-queue", "iii-state", "iii-stream", "iii-exec"],
+        ),
+    ],
+)
+def test_older_lines_run_under_config_yaml_with_that_lines_worker_names(
+    rendered: Render, line: str, sdk: str, names: list[str]
+) -> None:
+    project = rendered(**{**RENDERS["all"], "iii_line": line})
+    config = yaml.safe_load((project / "config.yaml").read_text())
+
+    assert not (project / "worker-compose.yaml").exists()
+    assert set(config) == {"workers"}
+    assert [worker["name"] for worker in config["workers"]] == names
+    workers = {worker["name"]: worker.get("config", {}) for worker in config["workers"]}
+    assert workers["iii-stream"]["auth_function"] == "orders-worker::stream-auth"
+    # One whole shell command per exec entry (not the guide's [python, -m, src.main]).
+    assert workers["iii-exec"] == {"watch": ["src/**/*.py"], "exec": ["uv run python -m src.main"]}
+    assert tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"] == [
+        f"iii-sdk=={sdk}"
+    ]
+
+
+def test_the_0_11_line_imports_logger_from_iii(rendered: Render) -> None:
+    client = (rendered(iii_line="0.11") / "src" / "lib" / "iii_client.py").read_text()
+
+    assert "from iii import InitOptions, Logger" in client
+    assert "worker_description=" not in client
