@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from tests.releases import make_releases
 from tests.template import (
     ENGINE_DOUBLE_DIR,
     RENDERS,
@@ -46,6 +47,12 @@ def built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callable[
         return projects[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of this template with releases 1.0.0 and 2.0.0 (see tests/releases.py)."""
+    return make_releases(tmp_path_factory)
 
 
 @pytest.fixture

@@ -1,117 +1,18 @@
 """`copier update` carries projects to newer template releases, and to other iii lines, without
-losing the user's code.
-
-The tests build the template releases themselves: a git copy of this template tagged 1.0.0 (the
-0.22 line pinned to iii-sdk 0.22.0) and 2.0.0 (the working tree, which pins 0.22.1).
-"""
+losing the user's code (the template releases come from the `releases` fixture)."""
 
 import filecmp
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 import yaml
 
+from tests.releases import commit_all, copy, leftovers, update
 from tests.template import TEMPLATE, build
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ", "=======\n")
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        env={**os.environ, **GIT_ENV},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-
-
-@pytest.fixture(scope="module")
-def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository of this template with releases 1.0.0 and 2.0.0."""
-    repo = tmp_path_factory.mktemp("template-releases")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for name in listed:
-        if (TEMPLATE / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE / name, repo / name)
-    git(repo, "init", "-q", "-b", "main")
-    lines = repo / "lines.yml"
-    current = lines.read_text()
-    assert 'sdk: "0.22.1"' in current
-    lines.write_text(current.replace('sdk: "0.22.1"', 'sdk: "0.22.0"'))
-    commit_all(repo, "release 1.0.0")
-    git(repo, "tag", "1.0.0")
-    lines.write_text(current)
-    commit_all(repo, "release 2.0.0: iii-sdk 0.22.1")
-    git(repo, "tag", "2.0.0")
-    return repo
-
-
-def copy(releases: Path, destination: Path, version: str, answers: dict[str, Any]) -> Path:
-    copier.run_copy(
-        str(releases),
-        destination,
-        data=answers,
-        defaults=True,
-        vcs_ref=version,
-        quiet=True,
-        unsafe=True,
-    )
-    git(destination, "init", "-q", "-b", "main")
-    commit_all(destination, "generated")
-    return destination
-
-
-def update(project: Path, version: str, **answers: Any) -> None:
-    copier.run_update(
-        project,
-        data=answers,
-        defaults=True,
-        overwrite=True,
-        vcs_ref=version,
-        quiet=True,
-        unsafe=True,
-    )
-
-
-def leftovers(project: Path) -> list[str]:
-    """Conflict markers, .rej files and unmerged paths an update may have left."""
-    found = git(project, "diff", "--name-only", "--diff-filter=U").split()
-    for path in project.rglob("*"):
-        if ".git" in path.parts or ".venv" in path.parts or not path.is_file():
-            continue
-        if path.suffix == ".rej" or any(marker in path.read_text(errors="replace") for marker in CONFLICT_MARKERS):
-            found.append(str(path))
-    return found
 
 
 def passes_its_tests(project: Path, answers: dict[str, Any]) -> bool:
