@@ -247,3 +247,9 @@ def test_the_0_11_line_imports_logger_from_iii(rendered: Render) -> None:
 
     assert "from iii import InitOptions, Logger" in client
     assert "worker_description=" not in client
+
+
+def test_projects_carry_the_add_handler_script_verbatim(rendered: Render) -> None:
+    shipped = (rendered() / "scripts" / "add_handler.py").read_text()
+
+    assert shipped == (TEMPLATE / "hooks" / "add_handler.py").read_text()
