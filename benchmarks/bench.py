@@ -17,7 +17,6 @@ machines are shared and noisy, so compare ratios from one run, never seconds acr
 import argparse
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.template import ENGINE_DOUBLE_DIR, RENDERS, Project, build, expected, render
+from tests.template import (
+    ENGINE_DOUBLE_DIR,
+    RENDERS,
+    Project,
+    build,
+    expected,
+    kill_if_running,
+    render,
+)
 
 sys.path.insert(0, str(ENGINE_DOUBLE_DIR))
 from engine_double import EngineDouble
@@ -44,35 +51,20 @@ def median_ratio(numerator: list[float], denominator: list[float]) -> float:
     return statistics.median(numerator) / statistics.median(denominator)
 
 
-def start(
-    project: Project, engine: EngineDouble, command: list[str], **env: str
-) -> "subprocess.Popen[bytes]":
-    """A worker process of the project's environment, connected to `engine`, its output dropped."""
-    environment = {**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false", **env}
-    return subprocess.Popen(
-        command,
-        cwd=project.path,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def cold_start(
     project: Project, engine: EngineDouble, command: list[str], registered: Callable[[], bool]
 ) -> float:
     """Seconds from process start until the engine has the worker's metadata and `registered()`."""
     workers_before = len(engine.workers)
     begin = time.perf_counter()
-    process = start(project, engine, command)
+    process = project.start_worker(engine.url, command=command)
     try:
         engine.wait_until(lambda: len(engine.workers) > workers_before and registered(), timeout=60)
         elapsed = time.perf_counter() - begin
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
     finally:
-        if process.poll() is None:
-            process.kill()
+        kill_if_running(process)
     engine.wait_until(lambda: not engine.functions, timeout=10)
     return elapsed
 
@@ -122,11 +114,10 @@ def bench_throughput(project: Project, rounds: int, calls: int) -> dict[str, flo
         "bench::create-sync": lambda i: {**request, "body": {"name": f"item {i}"}},
     }
     engine = EngineDouble().start()
-    process = start(
-        project,
-        engine,
-        [project.tool("python"), str(HERE / "throughput_worker.py")],
-        PYTHONPATH=str(project.path),
+    process = project.start_worker(
+        engine.url,
+        command=[project.tool("python"), str(HERE / "throughput_worker.py")],
+        env={"PYTHONPATH": str(project.path)},
     )
     rates: dict[str, list[float]] = {name: [] for name in functions}
     try:

@@ -76,6 +76,30 @@ class Project:
     def tool(self, name: str) -> str:
         return str(self.path / ".venv" / "bin" / name)
 
+    def start_worker(
+        self,
+        engine_url: str,
+        *,
+        command: list[str] | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> "subprocess.Popen[bytes]":
+        """Start the worker (`python -m src.main` unless told otherwise) against the engine at
+        `engine_url`, with telemetry off and its output dropped."""
+        return subprocess.Popen(
+            command or [self.tool("python"), "-m", "src.main"],
+            cwd=cwd or self.path,
+            env={**self.env, "III_URL": engine_url, "OTEL_ENABLED": "false", **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+def kill_if_running(process: "subprocess.Popen[bytes]") -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
 
 def project_at(path: Path, answers: dict[str, Any], name: str = "") -> Project:
     """A rendered project at `path`, with the environment its commands run in."""

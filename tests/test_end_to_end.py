@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from engine_double import EngineDouble, InvocationFailed
 
-from tests.template import RENDERS, Project, answers_of, expected
+from tests.template import RENDERS, Project, answers_of, expected, kill_if_running
 
 API_KEY = "e2e-api-key"
 STREAM_SECRET = "e2e-stream-secret"
@@ -37,7 +37,7 @@ class Running:
 
     project: Project
     engine: EngineDouble
-    process: "subprocess.Popen[str]"
+    process: "subprocess.Popen[bytes]"
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -70,23 +70,13 @@ def running_worker(project: Project, **env: str) -> Iterator[Running]:
         f"{answers['worker_name']}::stream-auth" if "stream-auth" in answers["triggers"] else None
     )
     engine = EngineDouble(auth_function=auth).start()
-    environment = {**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false", **env}
-    process = subprocess.Popen(
-        [project.tool("python"), "-m", "src.main"],
-        cwd=project.path,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = project.start_worker(engine.url, env=env)
     worker = Running(project, engine, process)
     try:
         worker.wait_registered()
         yield worker
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        kill_if_running(process)
         engine.stop()
 
 

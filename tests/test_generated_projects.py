@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from engine_double import EngineDouble
 
-from tests.template import RENDERS, Project
+from tests.template import RENDERS, Project, kill_if_running
 
 NAMES = list(RENDERS)
 
@@ -92,15 +92,17 @@ def test_installed_wheel_runs_as_python_m_src_main(
     )
     assert passed(install), install.stderr
     engine = EngineDouble().start()
-    env = {**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false", "PATH": str(venv / "bin")}
     # Run from an empty directory, so `src` can only come from the installed wheel.
-    worker = subprocess.Popen([python, "-m", "src.main"], cwd=tmp_path, env=env)
+    worker = project.start_worker(
+        engine.url,
+        command=[python, "-m", "src.main"],
+        cwd=tmp_path,
+        env={"PATH": str(venv / "bin")},
+    )
     try:
         engine.wait_until(lambda: bool(engine.workers) and bool(engine.functions), timeout=30)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=10) == 0
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+        kill_if_running(worker)
         engine.stop()
