@@ -189,11 +189,13 @@ REGISTRATIONS: dict[str, Callable[[dict[str, Any]], Registrations]] = {
     ),
     "stream-auth": lambda a: ({"stream-auth"}, []),
 }
+# The plain (non-Jinja) defaults of copier.yml's questions.
 DEFAULTS = {
-    "worker_name": "my-worker",
-    "http_path": "/items",
-    "cron_expression": "0 */5 * * * *",
-    "stream_name": "events",
+    name: question["default"]
+    for name, question in yaml.safe_load((TEMPLATE / "copier.yml").read_text()).items()
+    if isinstance(question, dict)
+    and isinstance(question.get("default"), str)
+    and "{{" not in question["default"]
 }
 
 

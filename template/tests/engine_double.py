@@ -42,7 +42,6 @@ BUILT_IN_TRIGGER_TYPES = {
     "http", "cron", "durable:subscriber", "subscribe", "state", "stream", "stream:join",
     "stream:leave",
 }  # fmt: skip
-HTTP_METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
 
 class InvocationFailed(Exception):
