@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 from engine_double import EngineDouble, InvocationFailed
 
-from tests.template import RENDERS, Project, answers_of, expected, kill_if_running
+from harness.kinds import expected
+from harness.projects import RENDERS, Project, answers_of, kill_if_running
+
+pytestmark = pytest.mark.slow
 
 API_KEY = "e2e-api-key"
 STREAM_SECRET = "e2e-stream-secret"

@@ -10,6 +10,8 @@ from engine_double import EngineDouble, InvocationFailed
 from iii import InitOptions
 from iii.iii import III
 
+pytestmark = pytest.mark.slow
+
 Handler = Callable[[Any], Any]
 
 
