@@ -21,6 +21,7 @@ import pytest
 from engine_double import LINES, EngineDouble, InvocationFailed, installed_line
 from iii import InitOptions, InvocationError, TriggerAction
 from iii.iii import III
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 Handler = Callable[..., Any]
@@ -158,7 +159,7 @@ def test_answers_a_bad_config_with_a_registration_error(
 def test_in_engine_http_words_a_missing_api_path_its_own_way(
     doubles: Start, clients: Connect, line: str, message: str
 ) -> None:
-    """R@iii/v0.22.1:engine/src/workers/rest_api/api_core.rs:962 (`ok_or_else`), same at
+    """R@iii/v0.22.1:engine/src/workers/rest_api/api_core.rs:937 (`ok_or_else`), same at
     R@iii/v0.11.6:…/rest_api/api_core.rs:399."""
     engine = doubles(line=line)
     register(clients(engine), "w::echo", echo, type="http", config={})
@@ -298,8 +299,8 @@ def test_function_not_found_is_worded_as_the_line_words_it(
 
 
 def test_a_worker_calls_another_workers_function(doubles: Start, clients: Connect) -> None:
-    """R@iii/v0.22.1:engine/src/engine/mod.rs:1143-1170 (InvokeFunction routed to the owner, the
-    result sent back as `invocationresult`)."""
+    """R@iii/v0.22.1:engine/src/engine/mod.rs:1158-1170 and :467 `spawn_invoke_function`
+    (routed to the owner, the result sent back as `invocationresult`)."""
     engine = doubles()
     asker, helper = clients(engine, "asker"), clients(engine, "helper")
 
@@ -329,7 +330,7 @@ def test_a_worker_calls_another_workers_function(doubles: Start, clients: Connec
 def test_a_call_to_the_workers_own_function_goes_through_the_engine(
     doubles: Start, clients: Connect, line: str
 ) -> None:
-    """R@iii/v0.22.1:engine/src/engine/mod.rs:1143-1170 (before 0.25 every call is routed)."""
+    """R@iii/v0.22.1:engine/src/engine/mod.rs:1158-1170 (before 0.25 every call is routed)."""
     engine = doubles(line=line)
     client = clients(engine)
     register(client, "w::inner", lambda n: n + 1)
@@ -455,8 +456,8 @@ CONFIGS = {
 def test_a_condition_skips_a_firing_only_when_it_answers_json_false(
     engine: EngineDouble, client: III, kind: str, verdict: Any, runs: bool
 ) -> None:
-    """R@iii/v0.22.1:engine/src/condition.rs:13 (`as_bool() != Some(false)`), checked before every
-    cron (…/cron/structs.rs:158), state (…/state/state.rs:480), stream (…/stream/stream.rs:880)
+    """R@iii/v0.22.1:engine/src/condition.rs:23 (`as_bool() != Some(false)`), checked before every
+    cron (…/cron/structs.rs:181), state (…/state/state.rs:504), stream (…/stream/stream.rs:912)
     and queue firing (…/queue/adapters/builtin/adapter.rs:91-116: a skip acks)."""
     seen, record = recorder()
     register(client, "w::condition", lambda _: verdict)
@@ -684,7 +685,7 @@ def test_http_answers_500_with_the_lines_error_envelope(
     middleware_error: dict[str, Any],
 ) -> None:
     """R@iii/v0.11.6:engine/src/workers/rest_api/views.rs:227,596 (flat `{error, error_id}`);
-    R@iii/v0.22.1:…/rest_api/views.rs:41-47,545 (`{error: {code, message, error_id}}` with the
+    R@iii/v0.22.1:…/rest_api/views.rs:42-48,657,796 (`{error: {code, message, error_id}}` with the
     function's own code); WK:http/src/handler.rs and middleware.rs (`INTERNAL_ERROR`, the SDK
     error's text, R:sdk/packages/rust/iii/src/error.rs:14)."""
     engine = doubles(line=line)
@@ -712,7 +713,7 @@ def test_http_answers_500_with_the_lines_error_envelope(
 def test_http_answers_422_when_the_condition_is_false(
     doubles: Start, clients: Connect, line: str, body: dict[str, Any]
 ) -> None:
-    """R@iii/v0.11.6:…/rest_api/views.rs:470; R@iii/v0.22.1:…/rest_api/views.rs:490-501."""
+    """R@iii/v0.11.6:…/rest_api/views.rs:470; R@iii/v0.22.1:…/rest_api/views.rs:524-533."""
     engine = doubles(line=line)
     client = clients(engine)
     register(client, "w::never", lambda _: False)
@@ -744,7 +745,7 @@ def test_http_answers_404_as_the_line_does(doubles: Start, line: str, body: Any)
 def test_a_literal_route_beats_a_parameter_route(
     doubles: Start, clients: Connect, line: str
 ) -> None:
-    """axum 0.8's matcher (R@iii/v0.22.1:…/rest_api/api_core.rs:652-700); WK:http/src/trigger.rs
+    """axum 0.8's matcher (R@iii/v0.22.1:…/rest_api/api_core.rs:682-710); WK:http/src/trigger.rs
     `match_route` (fewest parameters win)."""
     engine = doubles(line=line)
     client = clients(engine)
@@ -807,7 +808,7 @@ def test_the_wrong_method_gets_405_with_allow(
 def test_a_route_with_the_shape_of_another_is_refused(
     doubles: Start, clients: Connect, line: str
 ) -> None:
-    """R@iii/v0.22.1:…/rest_api/api_core.rs:808-833 `register_router`; WK:http/src/trigger.rs
+    """R@iii/v0.22.1:…/rest_api/api_core.rs:844-880 `register_router`; WK:http/src/trigger.rs
     `RouteTable::insert` (0.11 has no check: its router panics on the conflict)."""
     engine = doubles(line=line)
     client = clients(engine)
@@ -826,7 +827,7 @@ def test_a_json_body_is_parsed_whatever_the_content_type_from_0_25(
     doubles: Start, clients: Connect, line: str, parsed: Any
 ) -> None:
     """WK:http/src/handler.rs (`serde_json::from_slice` of any body); R@iii/v0.22.1:…/rest_api/
-    views.rs:395 (only a JSON Content-Type is parsed)."""
+    views.rs:441 (only a JSON Content-Type is parsed)."""
     engine = doubles(line=line)
     client = clients(engine)
     register(client, "w::echo", lambda r: {"body": {"got": r["body"]}}, type="http",
@@ -843,7 +844,7 @@ def test_trigger_path_is_what_the_line_sends(
     doubles: Start, clients: Connect, line: str, trigger_path: str
 ) -> None:
     """WK:http/src/handler.rs (TriggerMetadata.path = the URL path); R@iii/v0.22.1:…/rest_api/
-    views.rs:420-424 (the registered pattern)."""
+    views.rs:486-497 (the registered pattern)."""
     engine = doubles(line=line)
     client = clients(engine)
     register(client, "w::echo", lambda r: {"body": r["trigger"]}, type="http",
@@ -874,7 +875,7 @@ def test_response_headers_may_be_name_value_lines(engine: EngineDouble, client: 
 def test_a_handler_that_returns_nothing_gets_the_lines_timeout_answer(
     doubles: Start, clients: Connect, line: str, status: int
 ) -> None:
-    """R@iii/v0.22.1:…/rest_api/views.rs:702-714 (waits on the response channel) under api_core.rs
+    """R@iii/v0.22.1:…/rest_api/views.rs:688-700 (waits on the response channel) under api_core.rs:668
     TimeoutLayer (504 after default_timeout); WK:http/src/handler.rs `Race::Streamed` (an idle
     timeout, then the status set so far and no body)."""
     engine = doubles(line=line, http_timeout=0.3)
@@ -903,7 +904,7 @@ async def stream_back(request: Any) -> None:
 def test_a_handler_streams_its_response_over_the_channel(
     doubles: Start, clients: Connect, line: str
 ) -> None:
-    """R@iii/v0.22.1:…/rest_api/views.rs:57-93,640-760 (set_status/set_headers text frames, binary
+    """R@iii/v0.22.1:…/rest_api/views.rs:62-96,600-760 (set_status/set_headers text frames, binary
     body frames) and …/worker/mod.rs:153 (`/ws/channels/{id}`); WK:http/src/handler.rs."""
     engine = doubles(line=line)
     client = clients(engine)
@@ -933,8 +934,8 @@ async def read_raw(request: Any) -> Any:
 def test_the_raw_request_body_arrives_over_the_channel(
     doubles: Start, clients: Connect, line: str, content_type: str, raw: str
 ) -> None:
-    """R@iii/v0.11.6:…/rest_api/views.rs:395-420 (a JSON body goes to `body` only);
-    R@iii/v0.22.1:…/rest_api/views.rs:395-415; WK:http/src/handler.rs (every body is streamed)."""
+    """R@iii/v0.11.6:…/rest_api/views.rs:384-420 (a JSON body goes to `body` only);
+    R@iii/v0.22.1:…/rest_api/views.rs:441-470; WK:http/src/handler.rs (every body is streamed)."""
     engine = doubles(line=line)
     client = clients(engine)
     register(
@@ -1196,7 +1197,7 @@ def test_cron_expressions_are_checked_as_the_scheduler_parses_them(
     doubles: Start, clients: Connect, line: str, expression: str, message: str | None
 ) -> None:
     """The cron crate 0.15 every line parses with (zslayton/cron@v0.15.0 src/parsing.rs,
-    src/time_unit/mod.rs:240-320); R@iii/v0.22.1:engine/src/workers/cron/structs.rs:69-73 and
+    src/time_unit/mod.rs:240-320); R@iii/v0.22.1:engine/src/workers/cron/structs.rs:86-90 and
     WK:cron/src/scheduler.rs `register` (the message around it)."""
     engine = doubles(line=line)
     client = clients(engine)
@@ -1249,7 +1250,7 @@ def test_trigger_metadata_reaches_the_handler(engine: EngineDouble, client: III,
 
 
 def test_a_duplicate_function_id_is_refused_from_0_25(doubles: Start, clients: Connect) -> None:
-    """R:engine/src/protocol.rs:44 FUNCTION_NAMESPACE_CONFLICT (only that registration fails);
+    """R:engine/src/protocol.rs:41-45 FUNCTION_NAMESPACE_CONFLICT (only that registration fails);
     SDK 0.25: iii.py `_handle_registration_rejected`."""
     engine = doubles(line="0.25")
     first, second = clients(engine, "first"), clients(engine, "second")
@@ -1273,8 +1274,8 @@ def test_a_duplicate_function_id_is_refused_from_0_25(doubles: Start, clients: C
 def test_up_to_0_22_the_newest_registration_of_an_id_serves_it(
     doubles: Start, clients: Connect
 ) -> None:
-    """R@iii/v0.22.1:engine/src/engine/mod.rs (RegisterFunction replaces the owner: "Function
-    ownership transferred")."""
+    """R@iii/v0.22.1:engine/src/engine/mod.rs:1892-1905 `claim_function` (a new registration
+    takes the id over: "Function ownership transferred")."""
     engine = doubles(line="0.22")
     first, second = clients(engine, "first"), clients(engine, "second")
     register(first, "shared::who", lambda _: "first")
@@ -1325,6 +1326,47 @@ def test_the_greeting_and_function_acks_are_the_lines(doubles: Start, line: str)
                          "revision": 1, "local_dispatch": True, "observers": []}  # fmt: skip
     else:
         assert first == {"type": "pong"}
+
+
+def test_a_reattach_retires_the_workers_previous_connection(doubles: Start) -> None:
+    """R@iii/v0.22.1:engine/src/protocol.rs:128-142 (the previous connection is torn down as on a
+    disconnect, when the token matches)."""
+    engine = doubles(line="0.22")
+    with raw_worker(engine) as (old, greeting), raw_worker(engine) as (new, _):
+        old.send(json.dumps({"type": "registerfunction", "id": "old::f"}))
+        engine.wait_for_functions("old::f")
+        wrong = {"type": "reattach", "previous_worker_id": greeting["worker_id"]}
+        new.send(json.dumps({**wrong, "reattach_token": "not-the-token"}))
+        new.send(json.dumps({"type": "ping"}))
+        assert frame(new) == {"type": "pong"} and "old::f" in engine.functions
+
+        new.send(json.dumps({**wrong, "reattach_token": greeting["reattach_token"]}))
+
+        engine.wait_until(lambda: "old::f" not in engine.functions)
+        with pytest.raises(ConnectionClosed):
+            old.recv(timeout=5)
+
+
+@pytest.mark.parametrize(("line", "skipped"), [("0.25", True), ("0.22", False)])
+def test_only_the_registry_pubsub_checks_subscribe_conditions(
+    doubles: Start, clients: Connect, line: str, skipped: bool
+) -> None:
+    """DOCS: iii.dev/registry/workers/pubsub (`subscribe` takes `condition_function_id`); the
+    in-engine pubsub reads only `topic` (R@iii/v0.22.1:engine/src/workers/pubsub/pubsub.rs:110-160,
+    adapters/local_adapter.rs:49-65)."""
+    engine = doubles(line=line)
+    client = clients(engine)
+    register(client, "w::never", lambda _: False)
+    register(client, "w::sub", echo, type="subscribe",
+             config={"topic": "t", "condition_function_id": "w::never"})  # fmt: skip
+    engine.wait_for_triggers("w::sub")
+
+    engine.call("publish", {"topic": "t", "data": 1})
+    engine.wait_until(lambda: bool(engine.fired or engine.skipped))
+
+    assert (engine.skipped, engine.fired) == (
+        ([("w::sub", 1)], []) if skipped else ([], [("w::sub", 1)])
+    )
 
 
 # Telemetry.
