@@ -110,18 +110,25 @@ def _stopped() -> Message:
 
 async def _bounded(awaitable: Awaitable[Any], seconds: float | None) -> Any:
     """Await with a time limit, raising the builtin TimeoutError on every Python version."""
-    task = asyncio.ensure_future(awaitable)
+    future = asyncio.ensure_future(awaitable)
     if seconds is None:
-        return await task
+        return await future
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        future.cancel()
+
+    timer = asyncio.get_running_loop().call_later(seconds, expire)
     try:
-        done, _ = await asyncio.wait({task}, timeout=seconds)
+        return await future
     except asyncio.CancelledError:
-        task.cancel()
+        if expired:
+            raise TimeoutError(f"no answer within {seconds} s") from None
         raise
-    if not done:
-        task.cancel()
-        raise TimeoutError(f"no answer within {seconds} s")
-    return task.result()
+    finally:
+        timer.cancel()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -939,9 +946,10 @@ class EngineDouble:
         try:
             await connection.send(json.dumps(self._greeting(worker)))
             async for frame in connection:
-                message = None
-                with contextlib.suppress(ValueError):  # binary frames carry telemetry
-                    message = json.loads(frame) if isinstance(frame, str) else None
+                try:
+                    message = json.loads(frame)
+                except ValueError:
+                    continue  # binary frames carry telemetry
                 if isinstance(message, dict):
                     await self._receive(worker, message)
         except ConnectionClosed:
