@@ -1376,14 +1376,14 @@ def test_a_worker_with_telemetry_on_connects_its_otel_socket_cleanly(engine: Eng
     """R@iii/v0.22.1:engine/src/workers/worker/mod.rs:152 (`/otel`, kept off the worker
     registry); SDK 0.25: iii_helpers/observability/telemetry.py `_append_otel_path`."""
     script = """
-import os, sys, time
+import os, sys, threading
 from iii import InitOptions
 from iii.iii import III
 client = III(os.environ["III_URL"], InitOptions(worker_name="otel"))
 client.register_function("otel::hello", lambda data: {"hi": data})
-deadline = time.monotonic() + 10
-while client.get_connection_state() != "connected" and time.monotonic() < deadline:
-    time.sleep(0.02)
+connected = threading.Event()
+client.add_connection_state_listener(lambda state: state == "connected" and connected.set())
+connected.wait(10)
 print(client.trigger({"function_id": "state::get", "payload": {"scope": "s", "key": "k"}}))
 sys.stdin.read()  # until the test is done
 client.shutdown()

@@ -1,12 +1,11 @@
-"""A stand-in for the iii engine, so the worker can be tested without installing one.
+"""Owned by the copier-iii-worker template: `copier update` replaces this file, so do not edit it
+in a project (your changes would be overwritten); report what it gets wrong upstream instead.
 
-This file belongs to the copier-iii-worker template: `copier update` replaces it, so do not edit
-it in a project (your changes would be overwritten); report what it gets wrong upstream instead.
-
-It plays the engine of one iii line (`line`: "0.11", "0.22" or "0.25"; by default the line of the
-installed iii-sdk) running the engine workers the project runs (`providers`; `for_project` reads
-them from the project's worker-compose.yaml or config.yaml), and behaves toward a worker the way
-that engine does:
+A stand-in for the iii engine, so the worker can be tested without installing one. It plays the
+engine of one iii line (`line`: "0.11", "0.22" or "0.25"; by default the installed iii-sdk's)
+running the engine workers the project runs (`providers`; `for_project` reads them from the
+project's worker-compose.yaml or config.yaml), and behaves toward a worker the way that engine
+does:
 
 - the WebSocket protocol: `workerregistered` (with `features` and `functionregistered` acks from
   0.25 on), registrations that live and die with their connection, identity conflicts from 0.23;
@@ -1807,6 +1806,8 @@ class EngineDouble:
         finally:
             for task in (call, first):
                 task.cancel()
+                if task.done() and not task.cancelled():
+                    task.exception()  # a handler that failed after the answer was sent: seen
 
     async def _first_chunk(self, channel: _Channel, controls: Message) -> bytes | None:
         """Text frames before the body set the status and headers; the first binary frame starts
