@@ -69,11 +69,7 @@ class Running:
 
 @contextmanager
 def running_worker(project: Project, **env: str) -> Iterator[Running]:
-    answers = answers_of(project.name)
-    auth = (
-        f"{answers['worker_name']}::stream-auth" if "stream-auth" in answers["triggers"] else None
-    )
-    engine = EngineDouble(auth_function=auth).start()
+    engine = EngineDouble.for_project(project.path).start()
     process = project.start_worker(engine.url, env=env)
     worker = Running(project, engine, process)
     try:
