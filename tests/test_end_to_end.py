@@ -172,6 +172,16 @@ def test_a_published_job_reaches_the_subscriber(worker: Running) -> None:
     worker.engine.wait_until(lambda: (worker.prefix + "jobs::process", job) in worker.engine.fired)
 
 
+@pytest.mark.parametrize("worker", with_kind("subscribe"), indirect=True)
+def test_a_pubsub_message_reaches_the_subscriber(worker: Running) -> None:
+    message = {"kind": "price-changed", "sku": "tea-1"}
+
+    assert worker.engine.invoke(worker.prefix + "broadcasts::publish", message)["published"] is True
+    worker.engine.wait_until(
+        lambda: (worker.prefix + "broadcasts::on-message", message) in worker.engine.fired
+    )
+
+
 @pytest.mark.parametrize("worker", with_kind("state"), indirect=True)
 def test_state_set_fires_the_state_handler(worker: Running) -> None:
     worker.engine.call("state::set", {"scope": "orders", "key": "o-1", "value": {"status": "new"}})
