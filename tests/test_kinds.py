@@ -108,7 +108,7 @@ def test_a_new_kind_needs_only_its_folder_and_its_catalogue_entry(tmp_path: Path
 
     assert (project / "src" / "handlers" / "echo.py").is_file()
     assert (project / "tests" / "test_echo.py").is_file()
-    assert "\nimport src.handlers.echo\n" in (project / "src" / "main.py").read_text()
+    assert 'HANDLER_MODULES = ("src.handlers.echo",)' in (project / "src" / "main.py").read_text()
     assert '"my-worker::echo"' in (project / "tests" / "test_main.py").read_text()
     assert "| `my-worker::echo` | `http` GET `/echo` |" in (project / "README.md").read_text()
     compose = yaml.safe_load((project / "worker-compose.yaml").read_text())

@@ -33,7 +33,9 @@ def test_each_trigger_kind_renders_its_handler_its_test_and_the_import(
     handlers = {p.name for p in (project / "src" / "handlers").glob("*.py")}
     assert handlers == {"__init__.py", f"{module}.py"}
     assert (project / "tests" / f"test_{module}.py").is_file()
-    assert f"\nimport src.handlers.{module}\n" in (project / "src" / "main.py").read_text()
+    assert (
+        f'HANDLER_MODULES = ("src.handlers.{module}",)' in (project / "src" / "main.py").read_text()
+    )
 
 
 def test_no_trigger_renders_one_plain_function(rendered: Render) -> None:
@@ -304,7 +306,7 @@ def test_own_modules_are_imported_and_served_and_replace_the_sample_function(
     project = rendered(triggers=[], own_modules=[{"module": "steps", "needs": ["http", "queue"]}])
 
     main = (project / "src" / "main.py").read_text()
-    assert "\nimport src.steps\n" in main and "src.handlers" not in main
+    assert 'HANDLER_MODULES = ("src.steps",)' in main and "src.handlers" not in main
     assert {p.name for p in (project / "src" / "handlers").glob("*.py")} == {"__init__.py"}
     assert set(compose(project)["containers"]) == {"http", "queue", "my-worker"}
     assert (
