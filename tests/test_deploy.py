@@ -1,0 +1,465 @@
+"""The production files (`production` answer): what each option renders on each iii line, checked
+offline against the Kubernetes API schemas and the compose specification, and the facts the
+engine and the worker depend on in them."""
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from importlib.resources import files as package_files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from kubernetes_validate.utils import ValidationError, validate
+from pytest_copie.plugin import Copie
+
+from harness.projects import TEMPLATE, render
+from tests.test_questions import first_line, refusal
+from tests.test_render import CONTAINER_KEYS
+
+Render = Callable[..., Path]
+
+KUBERNETES_VERSION = "1.32.0"  # the API the manifests are checked against (kubectl here is 1.32)
+LINES: dict[str, dict[str, Any]] = yaml.safe_load((TEMPLATE / "lines.yml").read_text())
+EVERY_KIND = [
+    "http", "http-middleware", "cron", "queue", "subscribe", "state", "stream",
+    "stream-join-leave", "stream-auth",
+]  # fmt: skip
+BOTH = ["compose", "kubernetes"]
+ENGINE_UID, WORKER_UID = 65532, 10001  # iiidev/iii's distroless nonroot user; the Dockerfile's
+# What the 0.23+ engine's config.yaml may list (iii.dev/docs/0-25-0/using-iii/engine).
+ENGINE_OWNED_WORKERS = {
+    "configuration",
+    "iii-worker-manager",
+    "iii-http-functions",
+    "iii-stream",
+    "iii-sandbox",
+}
+# Each engine worker's shared adapter as the engine source names it.
+ADAPTERS = {
+    "state": ("redis", "redis_url"),
+    "stream": ("redis", "redis_url"),
+    "cron": ("redis", "redis_url"),
+    "pubsub": ("redis", "redis_url"),
+    "queue": ("rabbitmq", "amqp_url"),
+}
+COMPOSE_SPEC = json.loads(
+    package_files("check_jsonschema.builtin_schemas.vendor")
+    .joinpath("compose-spec.json")
+    .read_text()
+)
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def load_all(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def kubernetes_errors(document: dict[str, Any]) -> str | None:
+    try:
+        validate(document, KUBERNETES_VERSION, strict=True)
+    except ValidationError as error:
+        return str(error)
+    return None
+
+
+def compose_errors(document: dict[str, Any]) -> list[str]:
+    validator = jsonschema.validators.validator_for(COMPOSE_SPEC)(COMPOSE_SPEC)  # draft 2020-12
+    return [error.message for error in validator.iter_errors(document)]
+
+
+def kustomize(directory: Path) -> str:
+    """`kubectl kustomize`, offline: the manifests as the cluster would get them."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the base and overlay files are checked one by one")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+    )
+    assert built.returncode == 0, built.stderr
+    return built.stdout
+
+
+def base_manifests(project: Path) -> Iterator[dict[str, Any]]:
+    base = project / "deploy" / "kubernetes" / "base"
+    for name in load(base / "kustomization.yaml")["resources"]:
+        yield load(base / name)
+
+
+def deployment(project: Path) -> dict[str, Any]:
+    [found] = [m for m in base_manifests(project) if m["kind"] == "Deployment"]
+    return found
+
+
+def containers(project: Path) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in deployment(project)["spec"]["template"]["spec"]["containers"]}
+
+
+def python_constant(source: Path, name: str) -> float:
+    """A number the generated code defines, so the tests follow it when it changes."""
+    match = re.search(rf"{name}\s*=\s*([0-9.]+)", source.read_text())
+    assert match, f"{name} not found in {source}"
+    return float(match.group(1))
+
+
+def drain_seconds(project: Path) -> float:
+    """How long a stopping worker may take: running invocations, then closing the client."""
+    grace = python_constant(project / "src" / "main.py", "DEFAULT_STOP_GRACE_SECONDS")
+    close = python_constant(
+        project / "src" / "lib" / "iii_client.py", r"def stop_client\(timeout: float"
+    )
+    return grace + close
+
+
+@pytest.fixture(params=list(LINES))
+def line(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def render_of_line(
+    tmp_path_factory: pytest.TempPathFactory, template_copy: Path
+) -> Callable[[str], Path]:
+    """Every trigger kind and both production options, rendered once per line for this module
+    (the tests only read it)."""
+    renders: dict[str, Path] = {}
+
+    def get(line: str) -> Path:
+        if line not in renders:
+            answers = {"triggers": EVERY_KIND, "iii_line": line, "production": BOTH}
+            destination = tmp_path_factory.mktemp(f"line-{line}") / "my-worker"
+            renders[line] = render(destination, answers, template_copy)
+        return renders[line]
+
+    return get
+
+
+@pytest.fixture
+def everything(render_of_line: Callable[[str], Path], line: str) -> Path:
+    return render_of_line(line)
+
+
+# --- What each answer renders -----------------------------------------------------------------
+
+
+def test_the_default_render_has_no_production_files(rendered: Render) -> None:
+    project = rendered()
+
+    assert not (project / "deploy").exists()
+    assert "deploy/README.md" not in (project / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("production", "present", "absent"),
+    [
+        (["compose"], {"compose.yaml", "engine/config.yaml"}, {"kubernetes"}),
+        (["kubernetes"], {"kubernetes/base/kustomization.yaml"}, {"compose.yaml", "engine"}),
+    ],
+)
+def test_each_option_renders_only_its_files(
+    rendered: Render, production: list[str], present: set[str], absent: set[str]
+) -> None:
+    deploy = rendered(production=production) / "deploy"
+
+    for name in present | {"README.md", ".env.example"}:
+        assert (deploy / name).is_file(), name
+    for name in absent:
+        assert not (deploy / name).exists(), name
+
+
+def test_production_without_the_container_deploy_is_refused(
+    copie: Copie, template_copy: Path
+) -> None:
+    refused = refusal(copie, template_copy, {"deploy": ["virtualenv"], "production": ["compose"]})
+
+    assert first_line(refused) == "Choose container under deploy first, or no production files"
+    assert len(first_line(refused)) < 70
+
+
+def test_an_unknown_production_option_is_refused(copie: Copie, template_copy: Path) -> None:
+    result = copie.copy(extra_answers={"production": ["helm"]}, template_dir=template_copy)
+
+    assert result.exit_code != 0
+    assert "compose" in str(result.exception)
+
+
+def test_the_generated_readme_links_the_operational_readme(everything: Path) -> None:
+    readme = (everything / "README.md").read_text()
+
+    assert "`deploy/README.md`" in readme
+    assert (everything / "deploy" / "README.md").is_file()
+
+
+def test_every_rendered_yaml_file_parses(everything: Path) -> None:
+    for path in (everything / "deploy").rglob("*.yaml"):
+        assert load_all(path.read_text()), path
+
+
+# --- Offline validation -------------------------------------------------------------------------
+
+
+def test_every_kubernetes_manifest_passes_the_api_schemas(everything: Path) -> None:
+    for manifest in base_manifests(everything):
+        assert kubernetes_errors(manifest) is None, manifest["kind"]
+
+
+@pytest.mark.parametrize("layer", ["base", "overlays/production"])
+def test_the_kustomize_build_passes_the_api_schemas(everything: Path, layer: str) -> None:
+    built = load_all(kustomize(everything / "deploy" / "kubernetes" / layer))
+
+    assert {doc["kind"] for doc in built} == {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    }
+    for document in built:
+        assert kubernetes_errors(document) is None, document["kind"]
+
+
+def test_the_api_schemas_refuse_an_unknown_field(everything: Path) -> None:
+    broken = deployment(everything)
+    broken["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
+
+    assert kubernetes_errors(broken) is not None
+
+
+def test_the_compose_file_passes_the_compose_specification(everything: Path) -> None:
+    assert compose_errors(load(everything / "deploy" / "compose.yaml")) == []
+
+
+def test_the_compose_specification_refuses_an_unknown_key(everything: Path) -> None:
+    broken = load(everything / "deploy" / "compose.yaml")
+    broken["services"]["worker"]["restart_policy"] = "always"
+
+    assert compose_errors(broken) != []
+
+
+def test_the_production_overlay_sets_replicas_and_the_image(everything: Path) -> None:
+    built = load_all(kustomize(everything / "deploy" / "kubernetes" / "overlays" / "production"))
+    [unit] = [doc for doc in built if doc["kind"] == "Deployment"]
+
+    assert unit["spec"]["replicas"] == 3
+    images = {c["name"]: c["image"] for c in unit["spec"]["template"]["spec"]["containers"]}
+    assert images["worker"] == "registry.example.com/my-worker:0.1.0"
+
+
+# --- The engine, pinned and configured as the line's source says ------------------------------
+
+
+def test_the_engine_image_is_the_lines_pinned_engine(everything: Path, line: str) -> None:
+    image = f"iiidev/iii:{LINES[line]['engine']}"
+    services = load(everything / "deploy" / "compose.yaml")["services"]
+    engines = {name: s["image"] for name, s in services.items() if name.startswith("engine")}
+    pods = {name: c["image"] for name, c in containers(everything).items() if name != "worker"}
+
+    assert set(engines.values()) == {image}
+    assert set(pods.values()) == {image}
+
+
+def test_the_engine_and_sdk_pins_share_the_line(line: str) -> None:
+    assert LINES[line]["engine"].rsplit(".", 1)[0] == line
+    assert LINES[line]["sdk"].rsplit(".", 1)[0] == line
+
+
+@pytest.mark.parametrize(
+    "line", [name for name, line in LINES.items() if line["runner"] == "iii-exec"]
+)
+def test_config_yaml_lines_list_their_engine_workers_on_shared_adapters(
+    rendered: Render, line: str
+) -> None:
+    project = rendered(triggers=EVERY_KIND, iii_line=line, production=["compose"])
+    workers = {
+        w["name"]: w.get("config", {})
+        for w in load(project / "deploy/engine/config.yaml")["workers"]
+    }
+    names = LINES[line]["engine_workers"]
+
+    assert "iii-exec" not in workers  # the worker runs in its own container
+    assert set(workers) == {names[need] for need in ["http", *ADAPTERS]}
+    for need, (adapter, key) in ADAPTERS.items():
+        assert workers[names[need]]["adapter"]["name"] == adapter
+        assert set(workers[names[need]]["adapter"]["config"]) == {key}
+    assert workers["iii-stream"]["auth_function"] == "my-worker::stream-auth"
+
+
+def test_the_0_25_engine_lists_only_its_own_workers_and_compose_runs_the_rest(
+    rendered: Render,
+) -> None:
+    project = rendered(triggers=EVERY_KIND, iii_line="0.25", production=["compose"])
+    engine = load(project / "deploy/engine/config.yaml")
+    compose = load(project / "deploy/engine/worker-compose.yaml")
+
+    assert {w["name"] for w in engine["workers"]} <= ENGINE_OWNED_WORKERS
+    assert engine["workers"][0]["config"]["adapter"] == {
+        "name": "redis",
+        "config": {"redis_url": "${REDIS_URL}"},
+    }
+    assert set(compose) == {"containers"}  # no engine: section, no path:// worker, no watcher
+    packages = compose["containers"]
+    assert {name: c["version"] for name, c in packages.items()} == LINES["0.25"]["packages"]
+    for name, container in packages.items():
+        assert set(container) <= CONTAINER_KEYS
+        assert container["worker"] == f"package://api.workers.iii.dev/{name}"
+        if name in ADAPTERS:
+            adapter, key = ADAPTERS[name]
+            assert container["config_override"]["adapter"]["name"] == adapter
+            assert set(container["config_override"]["adapter"]["config"]) == {key}
+        else:
+            assert "config_override" not in container
+
+
+def test_the_kubernetes_engine_files_are_the_compose_ones(everything: Path) -> None:
+    deploy = everything / "deploy"
+    for name in ["config.yaml", "worker-compose.yaml"]:
+        compose_side = deploy / "engine" / name
+        if compose_side.exists():
+            assert (
+                deploy / "kubernetes/base/engine" / name
+            ).read_text() == compose_side.read_text()
+
+
+def test_a_worker_without_engine_workers_needs_no_redis_rabbitmq_or_compose(
+    rendered: Render,
+) -> None:
+    project = rendered(triggers=[], production=BOTH)
+    services = load(project / "deploy/compose.yaml")["services"]
+
+    assert set(services) == {"engine", "worker"}
+    assert not (project / "deploy/engine/worker-compose.yaml").exists()
+    assert set(containers(project)) == {"engine", "worker"}
+    assert compose_errors(load(project / "deploy/compose.yaml")) == []
+    for manifest in base_manifests(project):
+        assert kubernetes_errors(manifest) is None
+
+
+# --- Secrets -------------------------------------------------------------------------------------
+
+
+def test_every_secret_the_files_read_is_in_env_example(everything: Path) -> None:
+    deploy = everything / "deploy"
+    listed = {
+        line.split("=", 1)[0]
+        for line in (deploy / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    interpolated = set(re.findall(r"\$\{([A-Z_]+)", (deploy / "compose.yaml").read_text()))
+    from_secret = {
+        env["valueFrom"]["secretKeyRef"]["key"]
+        for container in containers(everything).values()
+        for env in container.get("env", [])
+        if "valueFrom" in env
+    }
+
+    assert interpolated <= listed
+    assert from_secret <= listed
+    assert {"REDIS_URL", "RABBITMQ_URL", "API_KEY", "STREAM_AUTH_SECRET"} <= from_secret
+
+
+def test_the_real_env_file_is_git_ignored_and_the_example_is_not(rendered: Render) -> None:
+    everything = rendered(production=BOTH)
+    git = shutil.which("git") or "git"
+    subprocess.run([git, "init", "-q"], cwd=everything, check=True)
+    (everything / "deploy" / ".env").write_text("REDIS_PASSWORD=secret\n")
+
+    def ignored(name: str) -> bool:
+        check = subprocess.run([git, "check-ignore", "-q", name], cwd=everything)
+        return check.returncode == 0
+
+    assert ignored("deploy/.env")
+    assert not ignored("deploy/.env.example")
+    assert not ignored("deploy/compose.yaml")
+
+
+# --- Security, probes, shutdown ------------------------------------------------------------------
+
+
+def test_every_container_runs_locked_down(everything: Path) -> None:
+    pod = deployment(everything)["spec"]["template"]["spec"]
+
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    for name, container in containers(everything).items():
+        context = container["securityContext"]
+        assert context["runAsUser"] == (WORKER_UID if name == "worker" else ENGINE_UID), name
+        assert context["readOnlyRootFilesystem"] is True, name
+        assert context["allowPrivilegeEscalation"] is False, name
+        assert context["capabilities"] == {"drop": ["ALL"]}, name
+        assert set(container["resources"]) == {"requests", "limits"}, name
+
+
+def test_the_compose_services_drop_privileges_and_restart(everything: Path) -> None:
+    services = load(everything / "deploy" / "compose.yaml")["services"]
+
+    for name, service in services.items():
+        assert service["restart"] == "unless-stopped", name
+        if name.startswith("engine") or name == "worker":
+            assert service["read_only"] is True, name
+            assert service["cap_drop"] == ["ALL"], name
+
+
+def test_probes_work_with_a_distroless_engine_and_the_workers_health_route(
+    everything: Path,
+) -> None:
+    units = containers(everything)
+
+    assert units["engine"]["livenessProbe"]["tcpSocket"]["port"] == "engine"
+    assert units["engine"]["readinessProbe"]["tcpSocket"]["port"] == "engine"
+    ports = {p["name"]: p["containerPort"] for c in units.values() for p in c.get("ports", [])}
+    assert ports["engine"] == 49134
+    assert ports["http"] == 3111
+    assert units["worker"]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 3111}
+    assert "livenessProbe" not in units["worker"]  # it exits instead of hanging
+
+
+def test_a_worker_without_http_has_no_health_probe(rendered: Render) -> None:
+    project = rendered(triggers=["queue"], production=BOTH)
+    worker = containers(project)["worker"]
+    services = load(project / "deploy/compose.yaml")["services"]
+
+    assert "readinessProbe" not in worker
+    assert "healthcheck" not in services["worker"]
+
+
+def test_the_grace_period_outlasts_the_workers_drain(everything: Path) -> None:
+    pod = deployment(everything)["spec"]["template"]["spec"]
+    drain = drain_seconds(everything)
+    worker = load(everything / "deploy" / "compose.yaml")["services"]["worker"]
+
+    assert drain == 13  # STOP_GRACE_SECONDS' default, then closing the client
+    assert pod["terminationGracePeriodSeconds"] > drain
+    grace = python_constant(everything / "src" / "main.py", "DEFAULT_STOP_GRACE_SECONDS")
+    for name, container in containers(everything).items():
+        if name != "worker":  # the engine keeps routing while the worker lets invocations finish
+            pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+            assert grace <= pre_stop < pod["terminationGracePeriodSeconds"], name
+    assert float(worker["stop_grace_period"].removesuffix("s")) > drain
+
+
+def test_a_pod_disruption_budget_keeps_a_unit_serving(everything: Path) -> None:
+    manifests = {m["kind"]: m for m in base_manifests(everything)}
+    selector = manifests["Deployment"]["spec"]["selector"]["matchLabels"]
+
+    assert manifests["PodDisruptionBudget"]["spec"]["minAvailable"] == 1
+    assert manifests["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == selector
+    assert manifests["Service"]["spec"]["selector"] == selector
+    assert manifests["Deployment"]["spec"]["replicas"] >= 2
+
+
+def test_the_worker_connects_to_its_own_engine_and_runs_its_image(everything: Path) -> None:
+    worker = containers(everything)["worker"]
+    service = load(everything / "deploy" / "compose.yaml")["services"]["worker"]
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+
+    assert env["III_URL"] == "ws://127.0.0.1:49134"
+    assert service["environment"]["III_URL"] == "ws://engine:49134"
+    assert "command" not in service and "command" not in worker  # the image's CMD, no watcher
+    assert "develop" not in service  # no compose watch mode
+    assert "watchfiles" not in (everything / "deploy" / "compose.yaml").read_text()
