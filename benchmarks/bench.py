@@ -12,9 +12,14 @@ machines are shared and noisy, so compare ratios from one run, never seconds acr
    rendered async style against the same handlers written sync.
 3. `copier copy` of the all-triggers project against the no-trigger one, and zero to green
    (copy + install + the project's own tests) in seconds.
+4. Invocations per second of the same worker on uvloop against the default asyncio loop, on each
+   iii line (the renders all, line-0.22 and line-0.11); `--event-loop` runs only this one. The
+   template adopts uvloop only if it gains at least 1.15x.
 """
 
 import argparse
+import os
+import shutil
 import signal
 import statistics
 import sys
@@ -30,6 +35,7 @@ from harness.projects import (
     ENGINE_DOUBLE_DIR,
     RENDERS,
     Project,
+    answers_of,
     build,
     kill_if_running,
     render,
@@ -137,6 +143,91 @@ def bench_throughput(project: Project, rounds: int, calls: int) -> dict[str, flo
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
+# The renders that stand for each iii line, and the gain that would make uvloop the default.
+EVENT_LOOP_RENDERS = {"0.25": "all", "0.22": "line-0.22", "0.11": "line-0.11"}
+UVLOOP_ADOPTION_RATIO = 1.15
+
+
+def install_uvloop(project: Project) -> None:
+    """uvloop into the project's own environment (uv venvs have no pip of their own)."""
+    if project.answers.get("package_manager", "uv") == "uv":
+        command: tuple[str, ...] = (shutil.which("uv") or "uv", "pip", "install", "--quiet")
+        command += ("--python", project.tool("python"), "uvloop")
+    else:
+        command = (project.tool("python"), "-m", "pip", "install", "--quiet", "uvloop")
+    result = project.run(*command)
+    if result.returncode != 0:
+        raise RuntimeError(f"installing uvloop failed:\n{result.stdout}\n{result.stderr}")
+
+
+def bench_event_loops(project: Project, line: str, rounds: int, calls: int) -> dict[str, float]:
+    """uvloop against the default loop: two copies of the same worker, each on its own engine
+    double of the project's line, measured in alternating batches. Returns uvloop's rate divided
+    by the default loop's, per function."""
+    prefix = project.answers["worker_name"] + "::"
+    request = {"method": "POST", "path": "/items", "path_params": {}, "query_params": {}}
+    functions: dict[str, Callable[[int], Any]] = {
+        "bench::noop": lambda i: {**request, "headers": {}},
+        prefix + "items::create": lambda i: {**request, "headers": {}, "body": {"name": f"i{i}"}},
+    }
+    loops = {"asyncio": {}, "uvloop": {"BENCH_EVENT_LOOP": "uvloop"}}
+    engines = {name: EngineDouble(line=line).start() for name in loops}
+    processes = {
+        name: project.start_worker(
+            engines[name].url,
+            command=[project.tool("python"), str(HERE / "throughput_worker.py")],
+            env={"PYTHONPATH": str(project.path), **extra},
+        )
+        for name, extra in loops.items()
+    }
+    rates: dict[tuple[str, str], list[float]] = {(n, f): [] for n in loops for f in functions}
+    try:
+        for name, engine in engines.items():
+            engine.wait_for_functions(*functions, "bench::event-loop", timeout=60)
+            [running] = engine.invoke_many([("bench::event-loop", {})])
+            expected = "uvloop" if name == "uvloop" else "asyncio"
+            if not str(running).startswith(expected):
+                raise RuntimeError(f"the {name} worker runs on {running}, not {expected}")
+            for function, payload in functions.items():  # warm up
+                engine.invoke_many([(function, payload(i)) for i in range(50)])
+        for _ in range(rounds):
+            for function, payload in functions.items():
+                for name, engine in engines.items():
+                    batch = [(function, payload(i)) for i in range(calls)]
+                    seconds = timed(partial(engine.invoke_many, batch, timeout=300))
+                    rates[name, function].append(calls / seconds)
+                    engine.reset()
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=10)
+            finally:
+                kill_if_running(process)
+        for engine in engines.values():
+            engine.stop()
+    return {
+        function: median_ratio(rates["uvloop", function], rates["asyncio", function])
+        for function in functions
+    }
+
+
+def event_loop_report(workdir: Path, rounds: int, calls: int) -> None:
+    load = os.getloadavg()[0]
+    print(f"\nuvloop vs asyncio, invocations/s ({rounds} alternating rounds; load {load:.2f})\n")
+    for line, name in EVENT_LOOP_RENDERS.items():
+        answers = answers_of(name)
+        path = workdir / "event-loop" / name / answers["worker_name"]
+        project = build(render(path, answers), answers, name)
+        install_uvloop(project)
+        ratios = bench_event_loops(project, line, rounds, calls)
+        for function, ratio in ratios.items():
+            verdict = "adopt" if ratio >= UVLOOP_ADOPTION_RATIO else "keep asyncio"
+            print(f"  iii {line} ({name}) {function:<36} {ratio:5.2f}x  {verdict}")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+
+
 def bench_copy(workdir: Path, rounds: int) -> tuple[float, float, float]:
     everything: list[float] = []
     nothing: list[float] = []
@@ -170,8 +261,14 @@ def main() -> None:
     parser.add_argument(
         "--calls", type=int, default=400, help="invocations per throughput round (default 400)"
     )
+    parser.add_argument(
+        "--event-loop", action="store_true", help="run only the uvloop against asyncio comparison"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="iii-worker-bench-"))
+    if args.event_loop:
+        event_loop_report(workdir, args.rounds, args.calls)
+        return
 
     copy_all, copy_none, copy_ratio = bench_copy(workdir, args.rounds)
     green, project = zero_to_green(workdir)
@@ -198,6 +295,7 @@ def main() -> None:
     for label, ratio, goal, detail in rows:
         print(f"{label:<{width}}  {ratio:5.2f}x  {('goal ' + goal) if goal else '':<10}  {detail}")
     print(f"{'zero to green (copy + install + tests), all triggers':<{width}}  {green:5.1f} s")
+    event_loop_report(workdir, args.rounds, args.calls)
 
 
 if __name__ == "__main__":
