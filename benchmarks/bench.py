@@ -224,7 +224,8 @@ def event_loop_report(workdir: Path, rounds: int, calls: int) -> None:
         ratios = bench_event_loops(project, line, rounds, calls)
         for function, ratio in ratios.items():
             verdict = "adopt" if ratio >= UVLOOP_ADOPTION_RATIO else "keep asyncio"
-            print(f"  iii {line} ({name}) {function:<36} {ratio:5.2f}x  {verdict}")
+            label = f"iii {line} ({name})"
+            print(f"  {label:<22} {function:<36} {ratio:5.2f}x  {verdict}")
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
