@@ -1,0 +1,227 @@
+"""The iii registrations of a converted step: one function per trigger.
+
+Motia registered one function per trigger too (`steps::<name>::trigger::<kind>`), so each
+trigger keeps its own identity: a handler that asks which trigger fired (`ctx.trigger`,
+`ctx.match`) gets it from a small wrapper per trigger, and a condition belongs to exactly one
+trigger. One function per step with a dispatcher would have to guess the trigger from the
+payload, which an http request and a queue message can share.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from motia_import.model import Step, Trigger
+
+TRIGGER_TYPES = {
+    "http": "http",
+    "queue": "durable:subscriber",
+    "cron": "cron",
+    "state": "state",
+    "stream": "stream",
+}
+
+
+def slug(name: str) -> str:
+    """`CreateTicket` / `create_ticket` / `SSE Example` -> `create-ticket` / `sse-example`."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name.strip())
+    words = re.split(r"[^A-Za-z0-9]+", spaced.lower())
+    return "-".join(w for w in words if w) or "step"
+
+
+def api_path(path: str) -> str:
+    """Motia paths as the engine wants them: `{id}` becomes `:id`, one leading slash."""
+    converted = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", r":\1", path.strip())
+    return "/" + converted.lstrip("/")
+
+
+def cron_expression(expression: str) -> tuple[str, str]:
+    """The engine's expression (6 or 7 fields, seconds first) and a note when it changed."""
+    fields = expression.split()
+    if len(fields) == 5:
+        return "0 " + " ".join(fields), "a 5-field crontab line: `0 ` (seconds) was put in front"
+    if len(fields) in (6, 7) or (len(fields) == 1 and fields[0].startswith("@")):
+        return " ".join(fields), ""
+    return "", f"`{expression}` is not a cron expression the engine accepts (6 or 7 fields)"
+
+
+def literal(value: Any, indent: int = 0) -> str:
+    """Python source for a JSON-like value, wrapped the way ruff format would."""
+    flat = repr_flat(value)
+    if len(flat) + indent <= 96 or not isinstance(value, (dict, list)) or not value:
+        return flat
+    pad = " " * (indent + 4)
+    if isinstance(value, dict):
+        items = [f"{pad}{repr_flat(k)}: {literal(v, indent + 4)}," for k, v in value.items()]
+        return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
+    items = [f"{pad}{literal(v, indent + 4)}," for v in value]
+    return "[\n" + "\n".join(items) + "\n" + " " * indent + "]"
+
+
+def repr_flat(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{repr_flat(k)}: {repr_flat(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(repr_flat(v) for v in value) + "]"
+    return repr(value)
+
+
+@dataclass
+class TriggerPlan:
+    trigger: Trigger
+    function_id: str
+    trigger_type: str
+    config: dict[str, Any]
+    suffix: str  # what tells this trigger apart in names ("http", "queue-2", ...)
+    notes: list[str] = field(default_factory=list)
+    problem: str = ""  # why it is not registered
+
+
+def trigger_info(trigger: Trigger) -> dict[str, Any]:
+    """What Motia's `ctx.trigger` held for this trigger."""
+    info: dict[str, Any] = {"type": trigger.kind, "index": trigger.index}
+    if trigger.kind == "http":
+        info |= {"method": trigger.method, "path": trigger.path}
+    elif trigger.kind == "queue":
+        info["topic"] = trigger.topic
+    elif trigger.kind == "cron":
+        info["expression"] = trigger.expression
+    return info
+
+
+def plan_triggers(step: Step, worker: str, step_slug: str) -> list[TriggerPlan]:
+    plans: list[TriggerPlan] = []
+    kinds = [t.kind for t in step.triggers]
+    seen: dict[str, int] = {}
+    single = len(step.triggers) == 1
+    for trigger in step.triggers:
+        seen[trigger.kind] = seen.get(trigger.kind, 0) + 1
+        suffix = trigger.kind if kinds.count(trigger.kind) == 1 else f"{trigger.kind}-{seen[trigger.kind]}"
+        function_id = f"{worker}::{step_slug}" if single else f"{worker}::{step_slug}::{suffix}"
+        plan = TriggerPlan(trigger, function_id, TRIGGER_TYPES[trigger.kind], {}, suffix)
+        if trigger.problems:
+            plan.problem = "; ".join(trigger.problems)
+        elif trigger.kind == "http":
+            if not trigger.path:
+                plan.problem = "no path"
+            else:
+                plan.config = {"api_path": api_path(trigger.path), "http_method": trigger.method}
+                if "{" in trigger.path:
+                    plan.notes.append("`{param}` path segments became `:param`")
+        elif trigger.kind == "queue":
+            if not trigger.topic:
+                plan.problem = "no topic"
+            plan.config = {"topic": trigger.topic}
+            if trigger.queue_config:
+                plan.config["queue_config"] = dict(trigger.queue_config)
+        elif trigger.kind == "cron":
+            expression, note = cron_expression(trigger.expression)
+            if not expression:
+                plan.problem = note
+            else:
+                plan.config = {"expression": expression}
+                if note:
+                    plan.notes.append(note)
+        elif trigger.kind == "stream":
+            if not trigger.stream_name:
+                plan.problem = "no stream name"
+            plan.config = {"stream_name": trigger.stream_name}
+            if trigger.group_id:
+                plan.config["group_id"] = trigger.group_id
+            if trigger.item_id:
+                plan.config["item_id"] = trigger.item_id
+        plans.append(plan)
+    return plans
+
+
+@dataclass
+class GluePlan:
+    """What the registration of one trigger calls."""
+
+    handler: str
+    handler_async: bool
+    trigger_arg: bool  # pass the trigger info as a second argument
+    middleware: list[str]  # in-process middleware, outermost first
+    condition: str | None  # the condition callable (after conversion)
+    condition_async: bool | None  # None: not known (awaited only when it gives a coroutine)
+    engine_middleware: list[str]  # function ids of engine middleware
+
+
+def register_code(
+    step: Step,
+    plans: list[TriggerPlan],
+    glue: dict[str, GluePlan],
+) -> tuple[str, set[str], set[str]]:
+    """Code appended to the step's module, with the compat helpers and typing names it uses."""
+    compat: set[str] = set()
+    lines: list[str] = [
+        "",
+        "",
+        "# " + "-" * 93,
+        f"# iii registrations for the Motia step {step.name!r}: one function per trigger.",
+    ]
+    uses_any = False
+    description = step.description or step.name
+    for plan in plans:
+        if plan.problem:
+            continue
+        how = glue[plan.suffix]
+        registered = how.handler
+        wrapper = f"{how.handler}_on_{plan.suffix.replace('-', '_')}"
+        info = trigger_info(plan.trigger)
+        if how.trigger_arg or how.middleware:
+            uses_any = True
+            call = f"{how.handler}(data, {literal(info)})" if how.trigger_arg else f"{how.handler}(data)"
+            if how.middleware:
+                compat.add("run_middleware")
+                body = f"return await run_middleware([{', '.join(how.middleware)}], data, lambda: {call})"
+                lines += ["", "", f"async def {wrapper}(data: Any) -> Any:", f"    {body}"]
+            elif how.handler_async:
+                lines += ["", "", f"async def {wrapper}(data: Any) -> Any:", f"    return await {call}"]
+            else:
+                lines += ["", "", f"def {wrapper}(data: Any) -> Any:", f"    return {call}"]
+            registered = wrapper
+        config = dict(plan.config)
+        if how.engine_middleware:
+            config["middleware_function_ids"] = list(how.engine_middleware)
+        if how.condition:
+            uses_any = True
+            condition_id = f"{plan.function_id}::condition"
+            condition_fn = f"{how.handler}_condition_{plan.suffix.replace('-', '_')}"
+            if how.condition_async is False:
+                lines += ["", "", f"def {condition_fn}(data: Any) -> bool:",
+                          f"    return bool({how.condition}(data))"]  # fmt: skip
+            else:
+                compat.add("settle")
+                lines += ["", "", f"async def {condition_fn}(data: Any) -> bool:",
+                          f"    return bool(await settle({how.condition}(data)))"]  # fmt: skip
+            lines += ["", "", f'iii.register_function("{condition_id}", {condition_fn})']
+            config["condition_function_id"] = condition_id
+        summary = trigger_summary(plan)
+        lines += [
+            "",
+            f"iii.register_function(\n    {repr_flat(plan.function_id)},\n    {registered},\n"
+            f"    description={repr_flat(f'{description} ({summary})')},\n)"
+            if len(plan.function_id) + len(registered) + len(description) + len(summary) > 60
+            else f"iii.register_function({repr_flat(plan.function_id)}, {registered}, "
+            f"description={repr_flat(f'{description} ({summary})')})",
+        ]
+        registration = {"type": plan.trigger_type, "function_id": plan.function_id, "config": config}
+        lines.append(f"iii.register_trigger({literal(registration)})")
+    typing = {"Any"} if uses_any else set()
+    return "\n".join(lines) + "\n", compat, typing
+
+
+def trigger_summary(plan: TriggerPlan) -> str:
+    config = plan.config
+    if plan.trigger.kind == "http":
+        return f"{config['http_method']} {config['api_path']}"
+    if plan.trigger.kind == "queue":
+        return f"queue {config['topic']}"
+    if plan.trigger.kind == "cron":
+        return f"cron {config['expression']}"
+    if plan.trigger.kind == "stream":
+        return f"stream {config['stream_name']}"
+    return "state"
