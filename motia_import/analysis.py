@@ -82,8 +82,10 @@ def collect_module_facts(unit: ModuleUnit, resolve: "ImportResolver") -> None:
                     target = resolve.module_file(unit.path, name, 0)
                     if target is not None and local:
                         unit.imports[local] = (target, None)
-            elif isinstance(small, cst.Assign) and len(small.targets) == 1:
-                target_node = small.targets[0].target
+            elif (isinstance(small, cst.Assign) and len(small.targets) == 1) or (
+                isinstance(small, cst.AnnAssign) and small.value is not None
+            ):
+                target_node = small.targets[0].target if isinstance(small, cst.Assign) else small.target
                 if isinstance(target_node, cst.Name) and isinstance(small.value, cst.Call):
                     callee = small.value.func
                     if isinstance(callee, cst.Subscript):
@@ -96,6 +98,22 @@ def collect_module_facts(unit: ModuleUnit, resolve: "ImportResolver") -> None:
                         first = small.value.args[0].value
                         if string_value(first) is not None:
                             unit.stream_handles[target_node.value] = code_of(first)
+
+
+def share_stream_handles(units: dict[PurePosixPath, ModuleUnit]) -> None:
+    """A stream handle imported from another module (`from .streams import orders`) is a
+    handle here too; the name stays (it holds the stream's name after the rewrite)."""
+    changed = True
+    while changed:
+        changed = False
+        for unit in units.values():
+            for local, (path, name) in unit.imports.items():
+                other = units.get(path)
+                if other is None or name is None or local in unit.stream_handles:
+                    continue
+                if name in other.stream_handles:
+                    unit.stream_handles[local] = local
+                    changed = True
 
 
 def code_of(node: cst.CSTNode) -> str:
@@ -408,3 +426,54 @@ class ReferenceCollector(cst.CSTVisitor):
 def collect_references(facts: ProjectFacts) -> None:
     for unit in facts.units.values():
         unit.tree.visit(ReferenceCollector(facts, unit))
+
+
+class _BlockingCalls(cst.CSTVisitor):
+    """Calls in a sync function that become blocking `iii.trigger(...)` calls, or that call
+    another function already known to block."""
+
+    def __init__(self, facts: ProjectFacts, unit: ModuleUnit, scope: FunctionScope, blocking: set[FunctionKey]) -> None:
+        self.facts = facts
+        self.unit = unit
+        self.scope = scope
+        self.reader = unit.reader
+        self.blocking = blocking
+        self.found = False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # nested functions run when they are called, not here
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        role = self.reader.role(func, self.scope)
+        if role is not None and role.kind == "enqueue":
+            self.found = True
+        if isinstance(func, cst.Attribute):
+            base = self.reader.role(func.value, self.scope)
+            if base is not None and base.kind in ("state", "stream"):
+                self.found = True
+        callee = self.facts.callee(self.unit, func)
+        if callee is not None and callee[0] in self.blocking:
+            self.found = True
+
+
+def find_blocking(facts: ProjectFacts) -> set[FunctionKey]:
+    """Module-level sync functions that will call the engine synchronously (`iii.trigger`):
+    called from an async handler, they must run on a thread (the sync call raises on the
+    SDK's event loop)."""
+    blocking: set[FunctionKey] = set()
+    changed = True
+    while changed:
+        changed = False
+        for unit in facts.units.values():
+            for name, function in unit.functions.items():
+                key = (unit.path, name)
+                if key in blocking or function.asynchronous is not None:
+                    continue
+                scope = facts.scopes.get(unit.path, {}).get(name) or FunctionScope(function)
+                finder = _BlockingCalls(facts, unit, scope, blocking)
+                function.body.visit(finder)
+                if finder.found:
+                    blocking.add(key)
+                    changed = True
+    return blocking

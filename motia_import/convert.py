@@ -18,8 +18,10 @@ from motia_import.analysis import (
     ProjectFacts,
     collect_module_facts,
     collect_references,
+    find_blocking,
     iterate_scopes,
     parameters,
+    share_stream_handles,
 )
 from motia_import.compat import COMPAT_SOURCE
 from motia_import.configs import read_step
@@ -140,8 +142,11 @@ def hoist_lambdas(unit: ModuleUnit, step: Step) -> list[str]:
     if hoisted:
         source = unit.tree.code
         # Parse them into the module so the analysis sees them as functions.
-        extra = cst.parse_module("\n\n".join(hoisted))
-        unit.tree = unit.tree.with_changes(body=[*unit.tree.body, *extra.body])
+        extra = [
+            statement.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+            for statement in cst.parse_module("\n\n".join(hoisted)).body
+        ]
+        unit.tree = unit.tree.with_changes(body=[*unit.tree.body, *extra])
         del source
     return hoisted
 
@@ -182,6 +187,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
         if unit.step is not None:
             hoisted[unit.path] = hoist_lambdas(unit, unit.step)
         collect_module_facts(unit, resolver)
+    share_stream_handles(units)
     facts = ProjectFacts(units)
 
     slugs = step_slugs([u.step for u in units.values() if u.step])
@@ -191,6 +197,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
     iterate_scopes(facts)
     collect_references(facts)
     entry_plans = plan_entries(facts, units)
+    blocking = find_blocking(facts)
     droppable = settle_droppable(facts, units, entry_plans, logger_names(units))
 
     files: dict[PurePosixPath, str] = {}
@@ -200,7 +207,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
     for path, unit in units.items():
         content, used = render_unit(
             work, facts, unit, modules, layout, entry_plans, droppable, plans.get(path, []),
-            engine_ids, hoisted.get(path, []), registration, needs,
+            engine_ids, registration, needs, blocking,
         )  # fmt: skip
         compat_used |= used
         files[layout.new_paths[path]] = content
@@ -485,16 +492,18 @@ def render_unit(
     droppable: dict[Any, set[str]],
     plans: list[TriggerPlan],
     engine_ids: dict[FunctionKey, str],
-    hoisted: list[str],
     registration: Registration,
     needs: set[str],
+    blocking: set[FunctionKey],
 ) -> tuple[str, set[str]]:
     source = work.source
     sync_api = source.motia_version is None or source.motia_version.release >= (1, 0, 4)
     loggers = logger_names({unit.path: unit})
     entry_map = {k[1]: v for k, v in entry_plans.items() if k[0] == unit.path}
     options = options_for(unit, sync_api, loggers[unit.path])
-    module, rewriter = rewrite_module(facts, unit, options, entry_map, droppable, with_positions=True)
+    module, rewriter = rewrite_module(
+        facts, unit, options, entry_map, droppable, with_positions=True, blocking=blocking
+    )
     step = unit.step
     registrations = ""
     compat: set[str] = set(rewriter.used_compat)
@@ -504,12 +513,14 @@ def render_unit(
         glue = {}
         for plan in plans:
             glue[plan.suffix] = glue_for(facts, unit, step, plan, entry_plans, engine_ids)
-        code_text, glue_compat, typing_names = register_code(step, plans, glue)
-        registrations = code_text
-        compat |= glue_compat
-        uses_any = uses_any or bool(typing_names)
+        registered = register_code(step, plans, glue)
+        registrations = registered.code
+        compat |= registered.compat
+        uses_any = uses_any or registered.uses_any
         client.add("iii")
-        report_step(work, step, plans, registration)
+        registration.functions.extend(registered.functions)
+        registration.triggers.extend(registered.triggers)
+        report_step(work, step, plans)
     own_engine = [(k, i) for k, i in engine_ids.items() if k[0] == unit.path]
     if own_engine:
         registrations += "\n\n# " + "-" * 93 + "\n# iii registrations of the Motia middleware the engine now runs before handlers.\n"
@@ -555,7 +566,6 @@ def render_unit(
         is_step=step is not None,
     )
     finished = finish_module(module, plan)
-    del hoisted
     for note in rewriter.notes + finished.notes:
         where = f"{unit.path}:{note.line}" if note.line else str(unit.path)
         work.add(where, note.what, note.status, note.detail, step.name if step else "")
@@ -608,7 +618,7 @@ def glue_for(
     )
 
 
-def report_step(work: _Work, step: Step, plans: list[TriggerPlan], registration: Registration) -> None:
+def report_step(work: _Work, step: Step, plans: list[TriggerPlan]) -> None:
     where = str(PurePosixPath(step.path.as_posix()))
     registered = [p for p in plans if not p.problem]
     work.add(where, f"step {step.name}", Status.CONVERTED if registered or not plans else Status.TODO,
@@ -624,10 +634,7 @@ def report_step(work: _Work, step: Step, plans: list[TriggerPlan], registration:
         if plan.notes:
             detail += " (" + "; ".join(plan.notes) + ")"
         work.add(where, what, Status.CONVERTED, detail, step.name)
-        registration.functions.append(plan.function_id)
-        registration.triggers.append((plan.trigger_type, plan.function_id, dict(plan.config)))
         if plan.trigger.condition:
-            registration.functions.append(f"{plan.function_id}::condition")
             work.add(where, f"condition `{plan.trigger.condition}`", Status.CONVERTED,
                      f"condition function {plan.function_id}::condition", step.name)  # fmt: skip
 
@@ -681,8 +688,12 @@ def report_discovery(
         for name in dict.fromkeys(names):
             work.add(str(path), f"import {name}", Status.TODO,
                      "looks like a project module but no file matches it: check the import")  # fmt: skip
-    config = found.rule
-    del config, modules
+    for name in ("motia_config.py", "motia.config.ts"):
+        if (modules.root / name).is_file():
+            work.add(name, "project config", Status.TODO,
+                     "not converted: Motia Python never loaded it; stream authentication "
+                     "(authenticate_stream) is an iii-stream auth_function now, new code "
+                     "(see the template's stream-auth kind)")  # fmt: skip
 
 
 def topic_table(
@@ -708,8 +719,9 @@ def topic_table(
     for finding in list(work.findings):
         if finding.what == "enqueue/emit" and finding.detail.startswith("iii::durable::publish to '"):
             topic = finding.detail.split("'", 2)[1]
-            if finding.step and finding.step not in entry(topic)["publishers"]:
-                entry(topic)["publishers"].append(finding.step)
+            publisher = finding.step or finding.where.split(":")[0]
+            if publisher not in entry(topic)["publishers"]:
+                entry(topic)["publishers"].append(publisher)
     for path in found.other_language:
         for topic, how in other_language_topics(root / path).items():
             if topic in topics:

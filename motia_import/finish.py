@@ -37,6 +37,8 @@ class FinishPlan:
     registrations: str  # code appended at the end
     motia_names: dict[str, str]
     is_step: bool
+    has_any: bool = False  # the module already imports typing.Any
+    has_asyncio: bool = False  # the module already imports asyncio
 
 
 @dataclass
@@ -78,7 +80,9 @@ class ModuleFinisher(cst.CSTTransformer):
 
     def _client_lines(self) -> list[str]:
         lines: list[str] = []
-        if self.plan.uses_any:
+        if "asyncio" in self.plan.client_names and not self.plan.has_asyncio:
+            lines.append("import asyncio")
+        if self.plan.uses_any and not self.plan.has_any:
             lines.append("from typing import Any")
         names = []
         if "iii" in self.plan.client_names:
@@ -257,7 +261,7 @@ class ModuleFinisher(cst.CSTTransformer):
                 )
                 lines.append(f"{local}: Any = None  {TODO}{why}")
                 self.notes.append(Note(0, f"motia.{export}", Status.TODO, f"still referenced: {why}"))
-            if not any(code(s).startswith("from typing import Any") for s in body):
+            if not self.plan.has_any and "from typing import Any" not in self._client_lines():
                 lines.insert(0, "from typing import Any")
             added = [s for line in lines for s in cst.parse_module(line + "\n").body]
             body = body[:position] + added + body[position:]
@@ -316,6 +320,28 @@ def last_import(body: list[cst.BaseStatement]) -> int:
     return position
 
 
+class _AnyUse(cst.CSTVisitor):
+    """Whether a module uses the name `Any`, and whether it imports it from typing."""
+
+    def __init__(self) -> None:
+        self.used = False
+        self.imported = False
+        self.asyncio = False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        self.asyncio = self.asyncio or any(dotted_name(a.name) == "asyncio" and a.asname is None for a in node.names)
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if node.module is not None and dotted_name(node.module) == "typing" and not isinstance(node.names, cst.ImportStar):
+            self.imported = self.imported or any(dotted_name(a.name) == "Any" and a.asname is None for a in node.names)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == "Any":
+            self.used = True
+
+
 class _MotiaNames(cst.CSTVisitor):
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
@@ -355,6 +381,11 @@ def residual_motia_names(module: cst.Module, motia_names: dict[str, str]) -> dic
 
 
 def finish_module(module: cst.Module, plan: FinishPlan) -> Finished:
+    uses = _AnyUse()
+    module.visit(uses)
+    plan.uses_any = uses.used or "Any" in plan.registrations
+    plan.has_any = uses.imported
+    plan.has_asyncio = uses.asyncio
     finisher = ModuleFinisher(plan)
     result = module.visit(finisher)
     text = result.code

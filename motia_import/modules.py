@@ -78,8 +78,8 @@ def parse(root: Path, path: PurePosixPath) -> ModuleSource | None:
 def sys_path_changes(module: ModuleSource, root: Path) -> list[SysPathChange]:
     """`sys.path.insert/append/extend` at module level (also inside `if`, `for` over a literal
     list, and `try`), with the directories worked out where they can be."""
-    absolute_file = str(PurePosixPath(root.as_posix()) / module.path)
-    cwd = root.as_posix()
+    absolute_file = str(PurePosixPath(root.resolve().as_posix()) / module.path)
+    cwd = root.resolve().as_posix()
     env: dict[str, str] = {}
     changes: list[SysPathChange] = []
 

@@ -248,6 +248,7 @@ def python_allows(spec: str, version: str) -> bool:
 def read_project(root: Path) -> SourceProject:
     if not root.is_dir():
         raise SourceError(f"{root} is not a directory")
+    root = root.resolve()
     pyproject = read_toml(root / "pyproject.toml") if (root / "pyproject.toml").is_file() else {}
     package = read_json(root / "package.json") if (root / "package.json").is_file() else {}
 

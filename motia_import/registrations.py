@@ -45,14 +45,19 @@ def cron_expression(expression: str) -> tuple[str, str]:
     return "", f"`{expression}` is not a cron expression the engine accepts (6 or 7 fields)"
 
 
-def literal(value: Any, indent: int = 0) -> str:
-    """Python source for a JSON-like value, wrapped the way ruff format would."""
+def literal(value: Any, indent: int = 0, used: int | None = None) -> str:
+    """Python source for a JSON-like value, wrapped at 100 columns the way ruff format would
+    (`indent`: the indentation of the line; `used`: the columns already taken before it)."""
+    used = indent if used is None else used
     flat = repr_flat(value)
-    if len(flat) + indent <= 96 or not isinstance(value, (dict, list)) or not value:
+    if used + len(flat) + 2 <= 100 or not isinstance(value, (dict, list)) or not value:
         return flat
     pad = " " * (indent + 4)
     if isinstance(value, dict):
-        items = [f"{pad}{repr_flat(k)}: {literal(v, indent + 4)}," for k, v in value.items()]
+        items = []
+        for key, item in value.items():
+            prefix = f"{repr_flat(key)}: "
+            items.append(f"{pad}{prefix}{literal(item, indent + 4, indent + 4 + len(prefix))},")
         return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
     items = [f"{pad}{literal(v, indent + 4)}," for v in value]
     return "[\n" + "\n".join(items) + "\n" + " " * indent + "]"
@@ -149,35 +154,46 @@ class GluePlan:
     engine_middleware: list[str]  # function ids of engine middleware
 
 
-def register_code(
-    step: Step,
-    plans: list[TriggerPlan],
-    glue: dict[str, GluePlan],
-) -> tuple[str, set[str], set[str]]:
-    """Code appended to the step's module, with the compat helpers and typing names it uses."""
-    compat: set[str] = set()
+@dataclass
+class Registered:
+    """The code a step's registrations need, and what it registers."""
+
+    code: str
+    compat: set[str]  # helpers it uses from motia_compat
+    uses_any: bool
+    functions: list[str] = field(default_factory=list)
+    triggers: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def register_code(step: Step, plans: list[TriggerPlan], glue: dict[str, GluePlan]) -> Registered:
+    """The code appended to the step's module: wrappers where a trigger needs one, then one
+    `register_function` + `register_trigger` per trigger."""
+    result = Registered("", set(), False)
     lines: list[str] = [
         "",
         "",
         "# " + "-" * 93,
-        f"# iii registrations for the Motia step {step.name!r}: one function per trigger.",
+        f"# iii registrations of the Motia step {step.name!r}: one function per trigger.",
     ]
-    uses_any = False
     description = step.description or step.name
     for plan in plans:
         if plan.problem:
             continue
         how = glue[plan.suffix]
         registered = how.handler
-        wrapper = f"{how.handler}_on_{plan.suffix.replace('-', '_')}"
+        suffix = plan.suffix.replace("-", "_")
         info = trigger_info(plan.trigger)
         if how.trigger_arg or how.middleware:
-            uses_any = True
+            result.uses_any = True
+            wrapper = f"{how.handler}_on_{suffix}"
             call = f"{how.handler}(data, {literal(info)})" if how.trigger_arg else f"{how.handler}(data)"
             if how.middleware:
-                compat.add("run_middleware")
-                body = f"return await run_middleware([{', '.join(how.middleware)}], data, lambda: {call})"
-                lines += ["", "", f"async def {wrapper}(data: Any) -> Any:", f"    {body}"]
+                result.compat.add("run_middleware")
+                chain = ", ".join(how.middleware)
+                lines += ["", "", f"async def {wrapper}(data: Any) -> Any:",
+                          "    # Motia middleware that needs the request body or the response runs here,"
+                          " around the handler.",
+                          f"    return await run_middleware([{chain}], data, lambda: {call})"]  # fmt: skip
             elif how.handler_async:
                 lines += ["", "", f"async def {wrapper}(data: Any) -> Any:", f"    return await {call}"]
             else:
@@ -187,31 +203,37 @@ def register_code(
         if how.engine_middleware:
             config["middleware_function_ids"] = list(how.engine_middleware)
         if how.condition:
-            uses_any = True
+            result.uses_any = True
             condition_id = f"{plan.function_id}::condition"
-            condition_fn = f"{how.handler}_condition_{plan.suffix.replace('-', '_')}"
+            condition_fn = f"{how.handler}_condition_{suffix}"
             if how.condition_async is False:
                 lines += ["", "", f"def {condition_fn}(data: Any) -> bool:",
                           f"    return bool({how.condition}(data))"]  # fmt: skip
             else:
-                compat.add("settle")
+                result.compat.add("settle")
                 lines += ["", "", f"async def {condition_fn}(data: Any) -> bool:",
                           f"    return bool(await settle({how.condition}(data)))"]  # fmt: skip
-            lines += ["", "", f'iii.register_function("{condition_id}", {condition_fn})']
+            lines += ["", "", f"iii.register_function({repr_flat(condition_id)}, {condition_fn})"]
             config["condition_function_id"] = condition_id
+            result.functions.append(condition_id)
+        elif lines[-1].startswith(("    return", "def ", "async def ")):
+            lines.append("")
         summary = trigger_summary(plan)
-        lines += [
-            "",
-            f"iii.register_function(\n    {repr_flat(plan.function_id)},\n    {registered},\n"
-            f"    description={repr_flat(f'{description} ({summary})')},\n)"
-            if len(plan.function_id) + len(registered) + len(description) + len(summary) > 60
-            else f"iii.register_function({repr_flat(plan.function_id)}, {registered}, "
-            f"description={repr_flat(f'{description} ({summary})')})",
-        ]
+        text = f"{description} ({summary})"
+        call = f"iii.register_function({repr_flat(plan.function_id)}, {registered}, description={repr_flat(text)})"
+        if len(call) > 100:
+            call = (
+                f"iii.register_function(\n    {repr_flat(plan.function_id)},\n    {registered},\n"
+                f"    description={repr_flat(text)},\n)"
+            )
+        lines += ["", call]
         registration = {"type": plan.trigger_type, "function_id": plan.function_id, "config": config}
-        lines.append(f"iii.register_trigger({literal(registration)})")
-    typing = {"Any"} if uses_any else set()
-    return "\n".join(lines) + "\n", compat, typing
+        one_line = f"iii.register_trigger({repr_flat(registration)})"
+        lines.append(one_line if len(one_line) <= 100 else f"iii.register_trigger(\n    {literal(registration, 4)}\n)")
+        result.functions.append(plan.function_id)
+        result.triggers.append((plan.trigger_type, plan.function_id, config))
+    result.code = "\n".join(lines) + "\n"
+    return result
 
 
 def trigger_summary(plan: TriggerPlan) -> str:

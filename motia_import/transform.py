@@ -188,6 +188,7 @@ class ModuleRewriter(cst.CSTTransformer):
         entries: dict[str, EntryPlan],
         droppable: dict[tuple[object, str], set[str]],
         with_positions: bool,
+        blocking: set[tuple[object, str]] | None = None,
     ) -> None:
         super().__init__()
         self.facts = facts
@@ -195,6 +196,7 @@ class ModuleRewriter(cst.CSTTransformer):
         self.options = options
         self.entries = entries
         self.droppable = droppable
+        self.blocking = blocking
         self.with_positions = with_positions
         self.reader = unit.reader
         self.scopes = facts.scopes.get(unit.path, {})
@@ -494,6 +496,33 @@ class ModuleRewriter(cst.CSTTransformer):
         if found is None:
             return updated
         key, function = found
+        if (
+            key in self.blocking
+            and self.in_async
+            and id(original) not in self.awaited
+            and len(self.stack) > 1
+        ):
+            return self._on_thread(original, self._adjust_args(original, updated, key, function))
+        return self._adjust_args(original, updated, key, function)
+
+    def _on_thread(self, original: cst.Call, call: cst.Call) -> cst.BaseExpression:
+        """A sync project function that calls the engine synchronously, called from an async
+        function: `iii.trigger` raises on the SDK's event loop, so it runs on a thread."""
+        self.used_client.add("asyncio")
+        self.note(original, f"{code(original.func)}(...)", Status.CONVERTED,
+                  "a sync function that calls the engine: awaited on a thread (asyncio.to_thread)")  # fmt: skip
+        args = [cst.Arg(call.func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))] if call.args else [cst.Arg(call.func)]
+        thread_call = cst.Call(func=parse_expression("asyncio.to_thread"), args=[*args, *call.args])
+        parens = id(original) in self.receivers
+        return cst.Await(
+            expression=thread_call,
+            lpar=[cst.LeftParen()] if parens else [],
+            rpar=[cst.RightParen()] if parens else [],
+        )
+
+    def _adjust_args(
+        self, original: cst.Call, updated: cst.Call, key: tuple[object, str], function: cst.FunctionDef
+    ) -> cst.Call:
         dropped = self.droppable.get(key, set())
         roles = self.facts.param_roles.get(key, {})
         positional = [p.name.value for p in parameters(function)]
@@ -553,7 +582,7 @@ class ModuleRewriter(cst.CSTTransformer):
         if base is None:
             if self._is_trigger_attribute(original_node.value):
                 return self._trigger_field(updated_node, attribute)
-            return updated_node
+            return self._stream_event_field(original_node, updated_node) or updated_node
         if base.kind == "ctx":
             return self._context_attribute(original_node, updated_node, attribute)
         if base.kind == "input" and id(original_node) not in self.assign_targets:
@@ -597,7 +626,7 @@ class ModuleRewriter(cst.CSTTransformer):
         if attribute == "flows":
             flows = self.options.flows.get(self.qualnames[0] if self.qualnames else "", [])
             return parse_expression(repr(flows))
-        if attribute in ("state", "streams", "emit", "enqueue"):
+        if attribute in ("state", "streams", "emit", "enqueue", "match", "get_data", *TRIGGER_CHECKS):
             return updated  # rewritten where they are called
         self.todo(original, f"ctx.{attribute}", f"Motia's context has no iii equivalent for {attribute}")
         return updated
@@ -629,6 +658,16 @@ class ModuleRewriter(cst.CSTTransformer):
         if kind == "stream" and attribute in STREAM_ATTRIBUTES:
             return parse_expression(f'{receiver}.get("{STREAM_ATTRIBUTES[attribute]}")')
         return updated
+
+    def _stream_event_field(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression | None:
+        """`input.event.type` / `input.event.data` on a stream trigger's input."""
+        inner = original.value
+        if not (isinstance(inner, cst.Attribute) and inner.attr.value == "event"):
+            return None
+        base = self.role(inner.value)
+        if base is None or base.kind != "input" or base.detail != "stream":
+            return None
+        return parse_expression(f'({code(inner.value)}.get("event") or {{}}).get("{original.attr.value}")')
 
     def leave_Subscript(
         self, original_node: cst.Subscript, updated_node: cst.Subscript
@@ -803,7 +842,9 @@ class ModuleRewriter(cst.CSTTransformer):
             # 0.x cron handlers took only the context; the engine passes the cron event.
             kept = [cst.Param(cst.Name(fresh("event", names_in(node))))]
         if trigger is not None:
-            kept.append(cst.Param(cst.Name(trigger)))
+            self.uses_any = True
+            annotation = cst.Annotation(parse_expression("dict[str, Any]"))
+            kept.append(cst.Param(cst.Name(trigger), annotation=annotation))
         if kept:
             kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         node = node.with_changes(params=node.params.with_changes(params=kept, posonly_params=[]))
@@ -883,8 +924,9 @@ def rewrite_module(
     droppable: dict[tuple[object, str], set[str]],
     *,
     with_positions: bool,
+    blocking: set[tuple[object, str]] | None = None,
 ) -> tuple[cst.Module, ModuleRewriter]:
-    rewriter = ModuleRewriter(facts, unit, options, entries, droppable, with_positions)
+    rewriter = ModuleRewriter(facts, unit, options, entries, droppable, with_positions, blocking or set())
     if with_positions:
         module = MetadataWrapper(unit.tree, unsafe_skip_copy=True).visit(rewriter)
     else:
