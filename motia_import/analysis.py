@@ -6,6 +6,7 @@ from their call sites (`check_result(ctx, ...)` makes `check_result`'s first par
 context), worked out to a fixed point, and which functions each step's triggers enter.
 """
 
+import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -40,6 +41,25 @@ class ModuleUnit:
     # local name -> (module file it comes from, the name imported there or None for a module)
     imports: dict[str, tuple[PurePosixPath, str | None]] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    text: str = ""  # the original source
+    names: dict[str, frozenset[str]] = field(default_factory=dict)  # see names_by_function
+
+    def motia_reach(self) -> set[str]:
+        """Names through which Motia's objects reach code in this module."""
+        return {*self.motia_names, *self.motia_modules, *self.stream_handles}
+
+    def untouched(self, qualname: str, scope: "FunctionScope", extra: set[str]) -> bool:
+        """Whether nothing in a function can need rewriting: no name with a role (its own or its
+        enclosing functions'), no Motia name, no response dict."""
+        used = self.names.get(qualname)
+        if used is None:
+            return False
+        reach = self.motia_reach() | extra | STATUS_MARKS
+        chain: FunctionScope | None = scope
+        while chain is not None:
+            reach |= set(chain.names)
+            chain = chain.parent
+        return not (used & reach)
 
     @property
     def reader(self) -> RoleReader:
@@ -217,7 +237,7 @@ class ScopeBuilder(cst.CSTVisitor):
     def scope(self) -> FunctionScope:
         return self.stack[-1]
 
-    def _enter(self, node: cst.FunctionDef | cst.Lambda, name: str) -> None:
+    def _enter(self, node: cst.FunctionDef | cst.Lambda, name: str) -> bool:
         qualname = ".".join([*self.names, name])
         self.names.append(name)
         key = (self.unit.path, qualname)
@@ -236,16 +256,26 @@ class ScopeBuilder(cst.CSTVisitor):
         self.stack.append(scope)
         self.scopes[qualname] = scope
         self.qualnames[id(node)] = qualname
+        return entry is not None or not self.unit.untouched(qualname, scope, set())
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._enter(node, node.name.value)
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return self._enter(node, node.name.value)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.stack.pop()
         self.names.pop()
 
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._enter(node, f"<lambda@{id(node)}>")
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.names.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.names.pop()
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return len(self.stack) > 1  # module-level statements hold no function scopes
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return self._enter(node, f"<lambda@{id(node)}>")
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.stack.pop()
@@ -320,28 +350,41 @@ class ScopeBuilder(cst.CSTVisitor):
         pass
 
 
-def iterate_scopes(facts: ProjectFacts, rounds: int = 6) -> None:
-    """Scopes of every module, after the parameter roles have settled."""
-    for _ in range(rounds):
-        changed = False
-        for unit in facts.units.values():
-            builder = ScopeBuilder(facts, unit)
-            unit.tree.visit(builder)
-            facts.scopes[unit.path] = builder.scopes
-            for key, roles in builder.found.items():
-                current = facts.param_roles.setdefault(key, {})
-                for pname, role in roles.items():
-                    if pname == "<first>":
-                        node = find_function(facts, key)
-                        params = parameters(node) if node is not None else []
-                        if not params:
-                            continue
-                        pname = params[0].name.value
-                    if pname not in current:
-                        current[pname] = role
-                        changed = True
-        if not changed:
-            return
+def has_motia(unit: ModuleUnit) -> bool:
+    """Whether a module uses Motia itself (its own imports, handles or entry functions)."""
+    return bool(unit.motia_names or unit.motia_modules or unit.stream_handles or unit.step)
+
+
+def iterate_scopes(facts: ProjectFacts) -> None:
+    """Scopes of the modules that touch Motia, after the parameter roles have settled: modules
+    that use Motia first, then every module whose functions get roles from a call site (until
+    no parameter gets a new role). Modules Motia never reaches need no scopes."""
+    pending = [path for path, unit in facts.units.items() if has_motia(unit)]
+    pending += sorted({key[0] for key in facts.entries} - set(pending))
+    while pending:
+        path = pending.pop(0)
+        unit = facts.units[path]
+        builder = ScopeBuilder(facts, unit)
+        unit.tree.visit(builder)
+        facts.scopes[path] = builder.scopes
+        for key, roles in builder.found.items():
+            current = facts.param_roles.setdefault(key, {})
+            for pname, role in roles.items():
+                if pname == "<first>":
+                    node = find_function(facts, key)
+                    params = parameters(node) if node is not None else []
+                    if not params:
+                        continue
+                    pname = params[0].name.value
+                if pname not in current:
+                    current[pname] = role
+                    if key[0] not in pending:
+                        pending.append(key[0])
+
+
+def relevant(facts: ProjectFacts, unit: ModuleUnit) -> bool:
+    """Whether the rewrite has anything to do in a module beyond its imports."""
+    return has_motia(unit) or unit.path in facts.scopes
 
 
 def find_function(facts: ProjectFacts, key: FunctionKey) -> cst.FunctionDef | None:
@@ -423,9 +466,12 @@ class ReferenceCollector(cst.CSTVisitor):
             self.facts.referenced.add(found[0])
 
 
-def collect_references(facts: ProjectFacts) -> None:
+def collect_references(facts: ProjectFacts, modules: set[PurePosixPath]) -> None:
+    """References to functions of `modules`, from the modules that can see them (themselves and
+    the modules importing from them)."""
     for unit in facts.units.values():
-        unit.tree.visit(ReferenceCollector(facts, unit))
+        if unit.path in modules or any(target in modules for target, _ in unit.imports.values()):
+            unit.tree.visit(ReferenceCollector(facts, unit))
 
 
 class _BlockingCalls(cst.CSTVisitor):
@@ -466,6 +512,8 @@ def find_blocking(facts: ProjectFacts) -> set[FunctionKey]:
     while changed:
         changed = False
         for unit in facts.units.values():
+            if not relevant(facts, unit):
+                continue
             for name, function in unit.functions.items():
                 key = (unit.path, name)
                 if key in blocking or function.asynchronous is not None:
@@ -477,3 +525,34 @@ def find_blocking(facts: ProjectFacts) -> set[FunctionKey]:
                     blocking.add(key)
                     changed = True
     return blocking
+
+
+STATUS_MARK = "<status-key>"  # a function builds a dict with a "status"/"statusCode" key
+STATUS_MARKS = {STATUS_MARK}
+
+
+def names_by_function(tree: ast.Module) -> dict[str, frozenset[str]]:
+    """For every function (by qualified name, nested ones included): the identifiers its body
+    uses, so the rewrite can skip functions nothing of Motia's reaches."""
+    found: dict[str, frozenset[str]] = {}
+
+    def visit(node: ast.AST, qualname: list[str]) -> set[str]:
+        names: set[str] = set()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                inner = visit(child, [*qualname, child.name])
+                if not isinstance(child, ast.ClassDef):
+                    found[".".join([*qualname, child.name])] = frozenset(inner)
+                names |= inner
+                continue
+            if isinstance(child, ast.Name):
+                names.add(child.id)
+            elif isinstance(child, ast.Dict) and any(
+                isinstance(k, ast.Constant) and k.value in ("status", "statusCode") for k in child.keys
+            ):
+                names.add(STATUS_MARK)
+            names |= visit(child, qualname)
+        return names
+
+    visit(tree, [])
+    return found

@@ -20,7 +20,9 @@ from motia_import.analysis import (
     collect_references,
     find_blocking,
     iterate_scopes,
+    names_by_function,
     parameters,
+    relevant,
     share_stream_handles,
 )
 from motia_import.compat import COMPAT_SOURCE
@@ -53,6 +55,7 @@ from motia_import.transform import (
     TRIGGER_CHECKS,
     EntryPlan,
     ModuleOptions,
+    ModuleRewriter,
     references,
     rewrite_module,
 )
@@ -181,7 +184,10 @@ def convert(source: SourceProject, worker: str) -> Converted:
             work.add(str(path), "module", Status.TODO, f"libcst could not parse it: {error.message}")
             continue
         step = next((s for s in steps if PurePosixPath(s.path.as_posix()) == path), None)
-        units[path] = ModuleUnit(path, layout.module_name(Target(path, False)), tree, step)
+        units[path] = ModuleUnit(
+            path, layout.module_name(Target(path, False)), tree, step, text=text,
+            names=names_by_function(module.tree) if module else {},
+        )  # fmt: skip
     hoisted: dict[PurePosixPath, list[str]] = {}
     for unit in units.values():
         if unit.step is not None:
@@ -195,7 +201,6 @@ def convert(source: SourceProject, worker: str) -> Converted:
     engine_ids = classify_middleware(work, facts, units)
     declare_entries(facts, units, engine_ids)
     iterate_scopes(facts)
-    collect_references(facts)
     entry_plans = plan_entries(facts, units)
     blocking = find_blocking(facts)
     droppable = settle_droppable(facts, units, entry_plans, logger_names(units))
@@ -422,14 +427,70 @@ def logger_names(units: dict[PurePosixPath, ModuleUnit]) -> dict[PurePosixPath, 
         if motia is not None:
             names[path] = motia
             continue
-        bound = re.search(r"^\s*(logger\s*=|from\s+\S+\s+import\s+.*\blogger\b|import\s+logger)", unit.tree.code, re.MULTILINE)
-        names[path] = "iii_logger" if bound else "logger"
+        names[path] = "iii_logger" if "logger" in module_bindings(unit.text) else "logger"
     return names
 
 
 def options_for(unit: ModuleUnit, sync_api: bool, logger_name: str) -> ModuleOptions:
     flows = {unit.step.handler: unit.step.flows} if unit.step else {}
-    return ModuleOptions(sync_module_api=sync_api, logger_name=logger_name, flows=flows)
+    return ModuleOptions(
+        sync_module_api=sync_api, logger_name=logger_name, flows=flows, remove_config=removes_config(unit)
+    )
+
+
+def removes_config(unit: ModuleUnit) -> bool:
+    """A step's config goes (the registrations replace it) unless the module reads it; a stream
+    definition's config goes too (iii streams need no declaration)."""
+    if unit.path.name.endswith(("_stream.py", ".stream.py")):
+        return True
+    if unit.step is None:
+        return False
+    try:
+        tree = ast.parse(unit.text)
+    except SyntaxError:
+        return False
+    return not reads_name(tree, "config")
+
+
+def reads_name(tree: ast.Module, name: str) -> bool:
+    """Whether a module reads a module-level name (functions that bind it locally do not)."""
+
+    def visit(node: ast.AST, shadowed: bool) -> bool:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                args = child.args
+                params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+                stores = {
+                    n.id for n in ast.walk(child) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                }
+                if visit(child, shadowed or name in params | stores):
+                    return True
+            elif isinstance(child, ast.Name) and child.id == name and isinstance(child.ctx, ast.Load):
+                if not shadowed:
+                    return True
+            elif visit(child, shadowed):
+                return True
+        return False
+
+    return visit(tree, False)
+
+
+def module_bindings(text: str) -> set[str]:
+    """Names a module binds at its top level (assignments, imports, definitions)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bound |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return bound
 
 
 def settle_droppable(
@@ -443,11 +504,14 @@ def settle_droppable(
     those still referenced, until nothing changes."""
     droppable: dict[Any, set[str]] = {}
     for key, roles in facts.param_roles.items():
-        if key in facts.entries or key in facts.referenced or "." in key[1]:
+        if key in facts.entries or "." in key[1]:
             continue
         names = {p for p, r in roles.items() if r.kind in ("ctx", "state", "streams", "enqueue")}
         if names and key[1] in units[key[0]].functions:
             droppable[key] = names
+    if droppable:
+        collect_references(facts, {key[0] for key in droppable})
+        droppable = {k: v for k, v in droppable.items() if k not in facts.referenced}
     sync_api = True
     for _ in range(4):
         if not droppable:
@@ -501,9 +565,12 @@ def render_unit(
     loggers = logger_names({unit.path: unit})
     entry_map = {k[1]: v for k, v in entry_plans.items() if k[0] == unit.path}
     options = options_for(unit, sync_api, loggers[unit.path])
-    module, rewriter = rewrite_module(
-        facts, unit, options, entry_map, droppable, with_positions=True, blocking=blocking
-    )
+    if relevant(facts, unit):
+        module, rewriter = rewrite_module(
+            facts, unit, options, entry_map, droppable, with_positions=True, blocking=blocking
+        )
+    else:  # nothing of Motia's reaches it: only its imports change
+        module, rewriter = unit.tree, ModuleRewriter(facts, unit, options, {}, {}, False)
     step = unit.step
     registrations = ""
     compat: set[str] = set(rewriter.used_compat)
@@ -546,15 +613,12 @@ def render_unit(
             else "left as it is: the path could not be worked out"
         )
         work.add(f"{unit.path}:{change.lineno}", "sys.path change", status, detail)
-    config_referenced = step is not None and bool(
-        re.search(r"(?<![\w.])config(?!\s*=)\b", re.sub(r"^config\s*[:=].*$", "", unit.tree.code, flags=re.MULTILINE))
-    )
     plan = FinishPlan(
         resolve=lambda module_name, level: modules.find(unit.path, module_name, level),
         submodule=lambda target, name: modules.submodule(target, name),
         module_name=layout.module_name,
         sys_path_sources=sys_path_sources,
-        remove_config=(step is not None and not config_referenced) or unit.path.name.endswith(("_stream.py", ".stream.py")),
+        remove_config=options.remove_config,
         hoisted=[],
         stream_handles=unit.stream_handles,
         client_names=client,
@@ -565,7 +629,8 @@ def render_unit(
         motia_names=unit.motia_names,
         is_step=step is not None,
     )
-    finished = finish_module(module, plan)
+    original = modules.source(unit.path)
+    finished = finish_module(module, plan, original.tree if original else ast.parse(unit.text))
     for note in rewriter.notes + finished.notes:
         where = f"{unit.path}:{note.line}" if note.line else str(unit.path)
         work.add(where, note.what, note.status, note.detail, step.name if step else "")

@@ -4,9 +4,10 @@ handles, and the lines the converted code needs added (client, compat helpers, r
 Runs after transform.py on its output.
 """
 
+import ast
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 import libcst as cst
 
@@ -16,6 +17,7 @@ from motia_import.modules import PACKAGE, Target
 from motia_import.roles import MOTIA_CONFIG_NAMES, MOTIA_OBJECTS, MOTIA_TYPES, code
 from motia_import.transform import TODO, Note, empty_block
 
+CONFIG_COMMENT = "# (motia-import) The Motia config is now the iii registrations at the end of this module."
 Resolve = Callable[[str, int], Target | None]  # (module, level) -> target, for this module
 Submodule = Callable[[Target, str], Target | None]
 ModuleName = Callable[[Target], str]
@@ -47,6 +49,13 @@ class Finished:
     notes: list[Note] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)
+def parsed_lines(line: str) -> tuple[cst.BaseStatement, ...]:
+    """Statements for one line of generated code (the same import lines recur in every module;
+    libcst nodes are immutable, so sharing them is safe)."""
+    return tuple(cst.parse_module(line + "\n").body)
+
+
 def code_without_whitespace(text: str) -> str:
     return "".join(text.split())
 
@@ -59,6 +68,9 @@ class ModuleFinisher(cst.CSTTransformer):
         self.depth = 0  # function nesting
         self.replaced_motia_import = False
         self.sys_path = {code_without_whitespace(s) for s in plan.sys_path_sources}
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return False  # everything it changes is a whole statement (leave_SimpleStatementLine)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.depth += 1
@@ -169,11 +181,6 @@ class ModuleFinisher(cst.CSTTransformer):
                     new_lines.extend(self._client_lines())
                 new_lines.extend(rewritten)
                 continue
-            if self.depth == 0 and self._drop_module_statement(small):
-                changed = True
-                if isinstance(small, cst.Assign) and self.plan.hoisted:
-                    new_lines.extend(self.plan.hoisted)
-                continue
             if self.depth == 0:
                 small = self._stream_handle(small)
             if self._is_sys_path_call(small):
@@ -186,7 +193,7 @@ class ModuleFinisher(cst.CSTTransformer):
         if kept:
             statements.append(updated_node.with_changes(body=kept))
         for line in new_lines:
-            parsed = cst.parse_module(line + "\n").body
+            parsed = parsed_lines(line)
             statements.extend(parsed)
         if not statements:
             return cst.RemovalSentinel.REMOVE
@@ -239,32 +246,38 @@ class ModuleFinisher(cst.CSTTransformer):
     ) -> cst.IndentedBlock:
         return updated_node
 
+    def _without_config(self, body: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        """The step's config goes (the registrations at the end replace it); a comment takes
+        its place."""
+        result: list[cst.BaseStatement] = []
+        carried: list[cst.EmptyLine] | None = None
+        for statement in body:
+            if (
+                isinstance(statement, cst.SimpleStatementLine)
+                and len(statement.body) == 1
+                and self._drop_module_statement(statement.body[0])
+            ):
+                carried = [
+                    *statement.leading_lines,
+                    cst.EmptyLine(comment=cst.Comment(CONFIG_COMMENT)),
+                ]
+                continue
+            if carried is not None:
+                statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
+                carried = None
+            result.append(statement)
+        return result
+
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        body = list(updated_node.body)
+        body = self._without_config(list(updated_node.body))
         if not self.replaced_motia_import:
             lines = self._client_lines()
             if lines:
                 position = first_import_block_end(body)
-                added = [s for line in lines for s in cst.parse_module(line + "\n").body]
+                added = [s for line in lines for s in parsed_lines(line)]
                 if position == header_end(body) and position > 0:
                     added[0] = added[0].with_changes(leading_lines=[cst.EmptyLine()])
                 body = body[:position] + added + body[position:]
-        stubs = residual_motia_names(cst.Module(body=body), self.plan.motia_names)
-        if stubs:
-            position = last_import(body)
-            lines = []
-            for local, export in sorted(stubs.items()):
-                why = (
-                    "only Motia's config used it"
-                    if export in MOTIA_CONFIG_NAMES
-                    else f"Motia's {export} has no iii equivalent here"
-                )
-                lines.append(f"{local}: Any = None  {TODO}{why}")
-                self.notes.append(Note(0, f"motia.{export}", Status.TODO, f"still referenced: {why}"))
-            if not self.plan.has_any and "from typing import Any" not in self._client_lines():
-                lines.insert(0, "from typing import Any")
-            added = [s for line in lines for s in cst.parse_module(line + "\n").body]
-            body = body[:position] + added + body[position:]
         return updated_node.with_changes(body=body)
 
 
@@ -320,79 +333,69 @@ def last_import(body: list[cst.BaseStatement]) -> int:
     return position
 
 
-class _AnyUse(cst.CSTVisitor):
-    """Whether a module uses the name `Any`, and whether it imports it from typing."""
-
-    def __init__(self) -> None:
-        self.used = False
-        self.imported = False
-        self.asyncio = False
-
-    def visit_Import(self, node: cst.Import) -> bool:
-        self.asyncio = self.asyncio or any(dotted_name(a.name) == "asyncio" and a.asname is None for a in node.names)
-        return False
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        if node.module is not None and dotted_name(node.module) == "typing" and not isinstance(node.names, cst.ImportStar):
-            self.imported = self.imported or any(dotted_name(a.name) == "Any" and a.asname is None for a in node.names)
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == "Any":
-            self.used = True
-
-
-class _MotiaNames(cst.CSTVisitor):
-    def __init__(self, names: dict[str, str]) -> None:
-        self.names = names
-        self.used: dict[str, str] = {}
-        self.skip: set[int] = set()
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self.skip.add(id(node.attr))
-
-    def visit_Arg(self, node: cst.Arg) -> None:
-        if node.keyword is not None:
-            self.skip.add(id(node.keyword))
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        return False
-
-    def visit_Import(self, node: cst.Import) -> bool:
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if id(node) not in self.skip and node.value in self.names:
-            self.used[node.value] = self.names[node.value]
-
-
-def residual_motia_names(module: cst.Module, motia_names: dict[str, str]) -> dict[str, str]:
+def residual_motia_names(tree: ast.Module, motia_names: dict[str, str]) -> dict[str, str]:
     """Motia names the rewritten module still uses (bound to None under a TODO so the module
     imports). The client's logger is imported, not stubbed."""
-    candidates = {
-        local: export
-        for local, export in motia_names.items()
-        if export not in MOTIA_OBJECTS or export == "enqueue" or export == "stateManager"
-    }
-    candidates = {k: v for k, v in candidates.items() if not (v == "logger")}
-    finder = _MotiaNames(candidates)
-    module.visit(finder)
-    return {k: v for k, v in finder.used.items() if v not in MOTIA_TYPES or True}
+    candidates = {local: export for local, export in motia_names.items() if export != "logger"}
+    if not candidates:
+        return {}
+    used: set[str] = set()
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in candidates:
+            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg) and node.arg in candidates:
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in candidates:
+            bound.add(node.name)
+    return {local: candidates[local] for local in sorted(used - bound)}
 
 
-def finish_module(module: cst.Module, plan: FinishPlan) -> Finished:
-    uses = _AnyUse()
-    module.visit(uses)
-    plan.uses_any = uses.used or "Any" in plan.registrations
-    plan.has_any = uses.imported
-    plan.has_asyncio = uses.asyncio
+def imports_of(tree: ast.Module) -> tuple[bool, bool]:
+    """Whether a module imports `typing.Any` and `asyncio` at its top level."""
+    has_any = has_asyncio = False
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "typing":
+            has_any = has_any or any(a.name == "Any" and a.asname is None for a in node.names)
+        elif isinstance(node, ast.Import):
+            has_asyncio = has_asyncio or any(a.name == "asyncio" and a.asname is None for a in node.names)
+    return has_any, has_asyncio
+
+
+def with_stubs(text: str, plan: FinishPlan, notes: list[Note]) -> str:
+    """Bind the Motia names the module still uses to None, under a TODO, after its imports."""
+    tree = ast.parse(text)
+    stubs = residual_motia_names(tree, plan.motia_names)
+    if not stubs:
+        return text
+    lines = []
+    for local, export in stubs.items():
+        why = (
+            "only Motia's config used it"
+            if export in MOTIA_CONFIG_NAMES
+            else f"Motia's {export} has no iii equivalent here"
+        )
+        lines.append(f"{local}: Any = None  {TODO}{why}")
+        notes.append(Note(0, f"motia.{export}", Status.TODO, f"still referenced: {why}"))
+    if not imports_of(tree)[0]:
+        lines.insert(0, "from typing import Any")
+    imports = [n.end_lineno or n.lineno for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    docstring = (
+        tree.body[0].end_lineno
+        if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant)
+        else 0
+    )
+    after = max(imports, default=docstring or 0)
+    source_lines = text.splitlines(keepends=True)
+    return "".join(source_lines[:after]) + "\n".join(lines) + "\n" + "".join(source_lines[after:])
+
+
+def finish_module(module: cst.Module, plan: FinishPlan, original: ast.Module) -> Finished:
+    plan.uses_any = plan.uses_any or "Any" in plan.registrations
+    plan.has_any, plan.has_asyncio = imports_of(original)
     finisher = ModuleFinisher(plan)
     result = module.visit(finisher)
-    text = result.code
+    text = with_stubs(result.code, plan, finisher.notes)
     if plan.registrations:
         text = text.rstrip("\n") + "\n" + plan.registrations
     return Finished(text, finisher.notes)
-
-
-def unused(_: PurePosixPath) -> None:
-    return None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from motia_import.model import Generation
-from motia_import.static_eval import dotted, evaluate_path
+from motia_import.static_eval import dotted, evaluate_path, segment
 
 PACKAGE = "src.steps"  # where converted code lives in the generated project
 PACKAGE_DIR = PurePosixPath("src/steps")
@@ -102,7 +102,7 @@ def sys_path_changes(module: ModuleSource, root: Path) -> list[SysPathChange]:
                         call.lineno,
                         directory,
                         method == "insert",
-                        ast.get_source_segment(module.text, call) or ast.unparse(call),
+                        segment(module.text, call),
                     )
                 )
 

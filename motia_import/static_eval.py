@@ -15,6 +15,39 @@ from typing import Any
 from motia_import.model import Opaque
 
 MISSING = object()
+
+
+class _Segments:
+    """`ast.get_source_segment` without re-splitting the source on every call."""
+
+    def __init__(self) -> None:
+        self.source = ""
+        self.starts: list[int] = []
+
+    def of(self, source: str, node: ast.AST) -> str:
+        if source is not self.source:
+            self.source = source
+            self.starts = [0]
+            for index, char in enumerate(source):
+                if char == "\n":
+                    self.starts.append(index + 1)
+        lineno = getattr(node, "lineno", None)
+        end = getattr(node, "end_lineno", None)
+        col, end_col = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+        if lineno is None or end is None or col is None or end_col is None:
+            return ast.unparse(node)
+        encoded_start = self.source[self.starts[lineno - 1] :].encode("utf-8")[:col]
+        start = self.starts[lineno - 1] + len(encoded_start.decode("utf-8", "replace"))
+        line_end = self.source[self.starts[end - 1] :].encode("utf-8")[:end_col]
+        stop = self.starts[end - 1] + len(line_end.decode("utf-8", "replace"))
+        return self.source[start:stop]
+
+
+_SEGMENTS = _Segments()
+
+
+def segment(source: str, node: ast.AST) -> str:
+    return _SEGMENTS.of(source, node)
 Lookup = Callable[[str], Any]  # a name not defined in the module: its value, or MISSING
 
 
@@ -59,7 +92,7 @@ def module_constants(tree: ast.Module, source: str, lookup: Lookup | None = None
 
 def evaluate(node: ast.expr, source: str, env: dict[str, Any], lookup: Lookup | None = None) -> Any:
     def opaque() -> Opaque:
-        return Opaque(ast.get_source_segment(source, node) or ast.unparse(node))
+        return Opaque(segment(source, node))
 
     if isinstance(node, ast.Constant):
         return node.value
@@ -124,7 +157,7 @@ def evaluate(node: ast.expr, source: str, env: dict[str, Any], lookup: Lookup | 
         if any(k.arg is None for k in node.keywords):
             return opaque()
         args = tuple(evaluate(a, source, env, lookup) for a in node.args)
-        return Call(func, args, kwargs, ast.get_source_segment(source, node) or ast.unparse(node))
+        return Call(func, args, kwargs, segment(source, node))
     return opaque()
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from motia_import.analysis import (
     ModuleUnit,
@@ -85,6 +84,7 @@ class Note:
     what: str
     status: Status
     detail: str = ""
+    anchor: str = ""  # the construct's source, to find its line in the original file
 
 
 @dataclass
@@ -178,8 +178,6 @@ def parse_expression(source: str) -> cst.BaseExpression:
 
 
 class ModuleRewriter(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
     def __init__(
         self,
         facts: ProjectFacts,
@@ -196,10 +194,15 @@ class ModuleRewriter(cst.CSTTransformer):
         self.options = options
         self.entries = entries
         self.droppable = droppable
-        self.blocking = blocking
+        self.blocking = blocking or set()
         self.with_positions = with_positions
         self.reader = unit.reader
         self.scopes = facts.scopes.get(unit.path, {})
+        # Names of project functions whose calls change (dropped parameters, streams passed by
+        # name, sync engine calls moved to a thread).
+        self.adjusted = adjusted_callees(facts, unit, droppable, self.blocking)
+        # Every identifier in the module: new names (trace_id, trigger, event) avoid them all.
+        self.module_names = set(re.findall(r"(?<![.\w])[A-Za-z_]\w*", unit.text))
         self.stack: list[FunctionScope] = [FunctionScope(None)]
         self.qualnames: list[str] = []
         self.async_stack: list[bool] = [False]
@@ -213,6 +216,7 @@ class ModuleRewriter(cst.CSTTransformer):
         self.trace_names: list[str | None] = [None]
         self.trigger_names: list[str | None] = [None]
         self.ctx_names: list[set[str]] = [set()]
+        self.trace_derived: list[set[str]] = [set()]  # names computed from the trace id
         self.pending_todos: list[list[str]] = [[]]
         self.used_client: set[str] = set()
         self.used_compat: set[str] = set()
@@ -221,16 +225,9 @@ class ModuleRewriter(cst.CSTTransformer):
 
     # Reporting --------------------------------------------------------------------------------
 
-    def line_of(self, node: cst.CSTNode) -> int:
-        if not self.with_positions:
-            return 0
-        try:
-            return int(self.get_metadata(PositionProvider, node).start.line)
-        except KeyError:
-            return 0
-
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None:
-        self.notes.append(Note(self.line_of(node), what, status, detail))
+        anchor = code(node) if self.with_positions else ""
+        self.notes.append(Note(0, what, status, detail, anchor))
 
     def todo(self, node: cst.CSTNode, what: str, why: str) -> None:
         self.note(node, what, Status.TODO, why)
@@ -253,7 +250,7 @@ class ModuleRewriter(cst.CSTTransformer):
     def role(self, node: cst.BaseExpression) -> Role | None:
         return self.reader.role(node, self.scope)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.qualnames.append(node.name.value)
         scope = self.scopes.get(self.qualname) or FunctionScope(node, parent=self.scope)
         self.stack.append(scope)
@@ -263,13 +260,28 @@ class ModuleRewriter(cst.CSTTransformer):
         params = {p.name.value for p in all_parameters(node)}
         ctx_names = {n for n in params if scope.names.get(n) == Role("ctx")}
         self.ctx_names.append(ctx_names)
-        taken = names_in(node)
+        taken = self.module_names
         self.trace_names.append(fresh("trace_id", taken) if ctx_names else self.trace_names[-1])
         if entry is not None and entry.needs_trigger:
             self.trigger_names.append(fresh("trigger", taken))
         else:
             self.trigger_names.append(self.trigger_names[-1])
         self.pending_todos.append([])
+        self.trace_derived.append(set())
+        # A function nothing of Motia's reaches is left as it is (and not walked: big projects
+        # have many of them).
+        return entry is not None or not self.unit.untouched(self.qualname, scope, self.adjusted)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.qualnames.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        self.qualnames.pop()
+        return updated_node
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        # The step's config is removed (the registrations replace it): nothing in it to rewrite.
+        return not (len(self.stack) == 1 and self.options.remove_config and is_config(node))
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.qualnames.append(f"<lambda@{id(node)}>")
@@ -298,6 +310,17 @@ class ModuleRewriter(cst.CSTTransformer):
         self.statement_values.add(id(node.value))
         for target in node.targets:
             self.assign_targets.add(id(target.target))
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        trace = self.trace_names[-1]
+        if trace is not None and len(self.trace_derived) > 1:
+            tainted = {trace, *self.trace_derived[-1]}
+            value = code(updated_node.value)
+            if any(re.search(rf"\b{re.escape(t)}\b", value) for t in tainted):
+                for target in updated_node.targets:
+                    if isinstance(target.target, cst.Name):
+                        self.trace_derived[-1].add(target.target.value)
+        return updated_node
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self.assign_targets.add(id(node.target))
@@ -399,7 +422,6 @@ class ModuleRewriter(cst.CSTTransformer):
             else f"iii::durable::publish to a dynamic topic ({topic or 'not a literal dict'}): "
             "check that a subscriber exists",
         )
-        self._check_trace(original, updated)
         return self._finish(
             original, Conversion("iii::durable::publish", code(event), sync_api, topic)
         )
@@ -552,20 +574,24 @@ class ModuleRewriter(cst.CSTTransformer):
         return updated.with_changes(args=args)
 
     def _check_trace(self, original: cst.Call, updated: cst.Call) -> None:
-        """Motia passed one trace id along a whole flow, so code keyed state or messages on
-        it; iii gives each invocation its own trace."""
+        """Motia passed one trace id along a whole flow, so code keyed state and streams on it
+        (a later step read what an earlier one wrote under the same id); iii gives each
+        invocation its own trace. Flags a state or stream call whose scope, key or group is the
+        trace id, or a name computed from it."""
         trace = self.trace_names[-1]
         if trace is None:
             return
-        source = code(updated)
-        if re.search(rf"\b{re.escape(trace)}\b", source) and re.search(
-            r"\b(trace_id|traceId)\b", code(original)
-        ):
+        keys = [a for a in updated.args if not (a.keyword and a.keyword.value in ("value", "data", "ops"))]
+        keys = keys[:2] if all(a.keyword is None for a in keys) else keys
+        tainted = {trace, *self.trace_derived[-1]}
+        pattern = rf"\b({'|'.join(re.escape(t) for t in tainted)})\b"
+        if any(re.search(pattern, code(a.value)) for a in keys):
             self.todo(
                 original,
                 "trace_id as a shared key",
-                "this used Motia's trace id as a key shared across queue hops; iii gives "
-                "every invocation its own trace, so pass the id along in the message instead",
+                "keyed on the trace id: Motia shared one along a flow, iii gives every "
+                "invocation its own, so a later step will not find this; pass the id in the "
+                "message and key on that",
             )
 
     # Attributes and subscripts ----------------------------------------------------------------
@@ -783,6 +809,7 @@ class ModuleRewriter(cst.CSTTransformer):
         trace = self.trace_names.pop()
         trigger = self.trigger_names.pop()
         needs = self.pending_todos.pop()
+        self.trace_derived.pop()
         self.stack.pop()
         self.async_stack.pop()
         self.qualnames.pop()
@@ -826,8 +853,7 @@ class ModuleRewriter(cst.CSTTransformer):
         names = [p.name.value for p in params]
         if entry.kind == "engine-middleware":
             request = names[0] if names else "request"
-            taken = names_in(node)
-            middleware_input = fresh("middleware_input", taken)
+            middleware_input = fresh("middleware_input", self.module_names)
             prelude.append(f'{request} = {middleware_input}.get("request") or {{}}')
             node = node.with_changes(
                 params=node.params.with_changes(
@@ -840,7 +866,7 @@ class ModuleRewriter(cst.CSTTransformer):
         kept = [p for p in params if p.name.value not in ctx_names]
         if entry.kind == "handler" and not kept:
             # 0.x cron handlers took only the context; the engine passes the cron event.
-            kept = [cst.Param(cst.Name(fresh("event", names_in(node))))]
+            kept = [cst.Param(cst.Name(fresh("event", self.module_names)))]
         if trigger is not None:
             self.uses_any = True
             annotation = cst.Annotation(parse_expression("dict[str, Any]"))
@@ -854,6 +880,31 @@ class ModuleRewriter(cst.CSTTransformer):
         if entry.body_model and first:
             prelude.append(f'body_model = {entry.body_model}.model_validate({first}.get("body"))')
         return node, prelude
+
+
+def adjusted_callees(
+    facts: ProjectFacts,
+    unit: ModuleUnit,
+    droppable: dict[tuple[object, str], set[str]],
+    blocking: set[tuple[object, str]],
+) -> set[str]:
+    changed = set(droppable) | set(blocking)
+    changed |= {k for k, roles in facts.param_roles.items() if any(r.kind == "stream" for r in roles.values())}
+    names = {name for name in unit.functions if (unit.path, name) in changed}
+    names |= {local for local, (path, name) in unit.imports.items() if (path, name) in changed or (name is None and any(k[0] == path for k in changed))}
+    return names
+
+
+def is_config(line: cst.SimpleStatementLine) -> bool:
+    if len(line.body) != 1:
+        return False
+    small = line.body[0]
+    target = None
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = small.targets[0].target
+    elif isinstance(small, cst.AnnAssign):
+        target = small.target
+    return isinstance(target, cst.Name) and target.value == "config"
 
 
 class _LeaveAlone(Exception):
@@ -927,11 +978,26 @@ def rewrite_module(
     blocking: set[tuple[object, str]] | None = None,
 ) -> tuple[cst.Module, ModuleRewriter]:
     rewriter = ModuleRewriter(facts, unit, options, entries, droppable, with_positions, blocking or set())
+    module = unit.tree.visit(rewriter)
     if with_positions:
-        module = MetadataWrapper(unit.tree, unsafe_skip_copy=True).visit(rewriter)
-    else:
-        module = unit.tree.visit(rewriter)
+        place_notes(unit.tree.code, rewriter.notes)
     return module, rewriter
+
+
+def place_notes(source: str, notes: list[Note]) -> None:
+    """Line numbers for notes, found by their source text (notes come in source order, so
+    repeated texts are found one after the other). Cheaper than libcst's position metadata,
+    which costs a second code generation of the whole module."""
+    cursors: dict[str, int] = {}
+    for note in notes:
+        if not note.anchor:
+            continue
+        found = source.find(note.anchor, cursors.get(note.anchor, 0))
+        if found < 0:
+            found = source.find(note.anchor)
+        if found >= 0:
+            cursors[note.anchor] = found + 1
+            note.line = source.count("\n", 0, found) + 1
 
 
 Finisher = Callable[[cst.Module, ModuleRewriter], cst.Module]
