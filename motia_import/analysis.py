@@ -417,61 +417,51 @@ def walk_functions(body: list[cst.CSTNode]) -> Iterator[cst.FunctionDef]:
                 yield from walk_functions(list(block.body))
 
 
-class ReferenceCollector(cst.CSTVisitor):
-    """Module-level functions of the project used other than by calling them (passed as a
-    callback, decorated, stored): their parameters must stay as they are."""
-
-    def __init__(self, facts: ProjectFacts, unit: ModuleUnit) -> None:
-        self.facts = facts
-        self.unit = unit
-        self.called: set[int] = set()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.called.add(id(node.func))
-
-    def visit_Decorator(self, node: cst.Decorator) -> None:
-        # A decorated function may be wrapped: its call sites do not see its own signature.
-        parent_functions = self.unit.functions
-        for name, function in parent_functions.items():
-            if node in function.decorators:
-                self.facts.referenced.add((self.unit.path, name))
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self._reference(node)
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._reference(node)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        return False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        # The name in `def f` is a definition, not a reference.
-        self.called.add(id(node.name))
-
-    def visit_Param(self, node: cst.Param) -> None:
-        self.called.add(id(node.name))
-
-    def visit_Arg(self, node: cst.Arg) -> None:
-        if node.keyword is not None:
-            self.called.add(id(node.keyword))
-
-    def _reference(self, node: cst.Name | cst.Attribute) -> None:
-        if id(node) in self.called:
-            return
-        if isinstance(node, cst.Attribute):
-            self.called.add(id(node.attr))
-        found = self.facts.callee(self.unit, node)
-        if found is not None:
-            self.facts.referenced.add(found[0])
+def uncalled_names(tree: ast.Module) -> tuple[set[str], set[tuple[str, str]]]:
+    """Names (and `module.name` attributes) a module uses other than by calling them: passed
+    as callbacks, stored, decorated. Function definitions and imports do not count."""
+    called: set[int] = set()
+    names: set[str] = set()
+    attributes: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            called.add(id(node.func))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if isinstance(target, ast.Name):
+                    names.add(node.name)  # a decorated function may be wrapped
+                del target
+    for node in ast.walk(tree):
+        if id(node) in called:
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            attributes.add((node.value.id, node.attr))
+    return names, attributes
 
 
-def collect_references(facts: ProjectFacts, modules: set[PurePosixPath]) -> None:
-    """References to functions of `modules`, from the modules that can see them (themselves and
-    the modules importing from them)."""
+def collect_references(facts: ProjectFacts, modules: set[PurePosixPath], trees: dict[PurePosixPath, ast.Module]) -> None:
+    """Functions of `modules` used other than by calling them, seen from the modules that can
+    see them (themselves and the modules importing from them): their signatures must stay."""
     for unit in facts.units.values():
-        if unit.path in modules or any(target in modules for target, _ in unit.imports.values()):
-            unit.tree.visit(ReferenceCollector(facts, unit))
+        if not (unit.path in modules or any(t in modules for t, _ in unit.imports.values())):
+            continue
+        tree = trees.get(unit.path)
+        if tree is None:
+            continue
+        names, attributes = uncalled_names(tree)
+        for name in names:
+            if name in unit.functions:
+                facts.referenced.add((unit.path, name))
+            imported = unit.imports.get(name)
+            if imported and imported[1] is not None:
+                facts.referenced.add((imported[0], imported[1]))
+        for base, attribute in attributes:
+            imported = unit.imports.get(base)
+            if imported and imported[1] is None:
+                facts.referenced.add((imported[0], attribute))
 
 
 class _BlockingCalls(cst.CSTVisitor):

@@ -203,7 +203,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
     iterate_scopes(facts)
     entry_plans = plan_entries(facts, units)
     blocking = find_blocking(facts)
-    droppable = settle_droppable(facts, units, entry_plans, logger_names(units))
+    droppable = settle_droppable(facts, units, entry_plans, logger_names(units), modules)
 
     files: dict[PurePosixPath, str] = {}
     registration = Registration()
@@ -498,6 +498,7 @@ def settle_droppable(
     units: dict[PurePosixPath, ModuleUnit],
     entries: dict[FunctionKey, EntryPlan],
     loggers: dict[PurePosixPath, str],
+    modules: ProjectModules,
 ) -> dict[Any, set[str]]:
     """Motia-object parameters of helpers (`check_result(ctx, ...)`) that the rewrite leaves
     unused: they leave the signature and every call. Assume all can go, rewrite, and keep
@@ -510,7 +511,8 @@ def settle_droppable(
         if names and key[1] in units[key[0]].functions:
             droppable[key] = names
     if droppable:
-        collect_references(facts, {key[0] for key in droppable})
+        trees = {path: source.tree for path, source in ((p, modules.source(p)) for p in units) if source}
+        collect_references(facts, {key[0] for key in droppable}, trees)
         droppable = {k: v for k, v in droppable.items() if k not in facts.referenced}
     sync_api = True
     for _ in range(4):
@@ -753,12 +755,15 @@ def report_discovery(
         for name in dict.fromkeys(names):
             work.add(str(path), f"import {name}", Status.TODO,
                      "looks like a project module but no file matches it: check the import")  # fmt: skip
-    for name in ("motia_config.py", "motia.config.ts"):
-        if (modules.root / name).is_file():
-            work.add(name, "project config", Status.TODO,
-                     "not converted: Motia Python never loaded it; stream authentication "
-                     "(authenticate_stream) is an iii-stream auth_function now, new code "
-                     "(see the template's stream-auth kind)")  # fmt: skip
+    if (modules.root / "motia_config.py").is_file():
+        work.add("motia_config.py", "project config", Status.TODO,
+                 "not converted: Motia Python never loaded it; stream authentication "
+                 "(authenticate_stream) is an iii-stream auth_function now, new code "
+                 "(see the template's stream-auth kind)")  # fmt: skip
+    if (modules.root / "motia.config.ts").is_file():
+        work.add("motia.config.ts", "project config", Status.NOTE,
+                 "Node Motia's plugins and adapters; the engine's own run config "
+                 "(worker-compose.yaml or config.yaml) replaces it")  # fmt: skip
 
 
 def topic_table(

@@ -25,10 +25,11 @@ from motia_import.analysis import (
 )
 from motia_import.model import Status
 from motia_import.payloads import (
+    expression,
     response_dict,
     state_payload,
     stream_payload,
-    trigger_source,
+    trigger_call,
 )
 from motia_import.roles import (
     MOTIA_TYPES,
@@ -100,7 +101,7 @@ class Conversion:
     """A call rewritten to `iii.trigger_async(...)`: how it must end up."""
 
     payload_fn: str
-    payload: str
+    payload: cst.BaseExpression
     sync_api: bool  # the Motia call returned a value (1.0.4's module-level API)
     topic_source: str = ""
 
@@ -174,7 +175,7 @@ def with_todo(line: cst.SimpleStatementLine | cst.BaseCompoundStatement, why: st
 
 
 def parse_expression(source: str) -> cst.BaseExpression:
-    return cst.parse_expression(source)
+    return expression(source)
 
 
 class ModuleRewriter(cst.CSTTransformer):
@@ -226,6 +227,10 @@ class ModuleRewriter(cst.CSTTransformer):
     # Reporting --------------------------------------------------------------------------------
 
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None:
+        if isinstance(node, cst.Call):
+            node = node.func  # short, and enough to find the line
+        elif isinstance(node, cst.Dict) and node.elements:
+            node = node.elements[0]
         anchor = code(node) if self.with_positions else ""
         self.notes.append(Note(0, what, status, detail, anchor))
 
@@ -341,10 +346,8 @@ class ModuleRewriter(cst.CSTTransformer):
             raise _LeaveAlone("runs at import time; call it from a function instead")
         awaited = id(original) in self.awaited
         statement = id(original) in self.statement_values
-        sync_call = parse_expression(trigger_source(conversion.payload_fn, conversion.payload, sync=True))
-        async_call = parse_expression(
-            trigger_source(conversion.payload_fn, conversion.payload, sync=False)
-        )
+        sync_call = trigger_call(conversion.payload_fn, conversion.payload, sync=True)
+        async_call = trigger_call(conversion.payload_fn, conversion.payload, sync=False)
         self.used_client.add("iii")
         if awaited:
             return async_call
@@ -397,7 +400,7 @@ class ModuleRewriter(cst.CSTTransformer):
             if converted is None:
                 raise _LeaveAlone("ApiResponse with positional arguments")
             self.note(original, "ApiResponse(...)", Status.CONVERTED, "a dict with status_code")
-            return parse_expression(converted)
+            return converted
         return self._project_call(original, updated)
 
     def _publish(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
@@ -422,9 +425,7 @@ class ModuleRewriter(cst.CSTTransformer):
             else f"iii::durable::publish to a dynamic topic ({topic or 'not a literal dict'}): "
             "check that a subscriber exists",
         )
-        return self._finish(
-            original, Conversion("iii::durable::publish", code(event), sync_api, topic)
-        )
+        return self._finish(original, Conversion("iii::durable::publish", event, sync_api, topic))
 
     def _sync_module_api(self, func: cst.Attribute) -> bool:
         """Whether the Motia object the call is on returned values (1.0.4's module-level API)
@@ -445,7 +446,7 @@ class ModuleRewriter(cst.CSTTransformer):
             raise _LeaveAlone(f"state.{op}(...) has no iii equivalent the importer knows")
         self._check_trace(original, updated)
         if op == "clear":
-            self.clears[id(updated)] = payload
+            self.clears[id(updated)] = code(payload)
             self.note(original, "state.clear", Status.CONVERTED,
                       "iii has no state::clear: it lists the group and deletes each item")  # fmt: skip
             return updated
