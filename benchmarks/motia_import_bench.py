@@ -159,7 +159,14 @@ def main() -> None:
         for run in range(max(1, args.runs // 2)):
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "motia_import", str(source), str(Path(temporary) / f"out{run}"), "--quiet"],
+                [
+                    sys.executable,
+                    "-m",
+                    "motia_import",
+                    str(source),
+                    str(Path(temporary) / f"out{run}"),
+                    "--quiet",
+                ],
                 check=True,
             )
             commands.append(time.perf_counter() - start)

@@ -98,19 +98,23 @@ def collect_module_facts(unit: ModuleUnit, resolve: "ImportResolver") -> None:
                     if name == "motia" or name.startswith("motia."):
                         unit.motia_modules.add(alias_name(alias) or name.split(".")[0])
                         continue
-                    local = alias_name(alias)
+                    asname = alias_name(alias)
                     target = resolve.module_file(unit.path, name, 0)
-                    if target is not None and local:
-                        unit.imports[local] = (target, None)
+                    if target is not None and asname:
+                        unit.imports[asname] = (target, None)
             elif (isinstance(small, cst.Assign) and len(small.targets) == 1) or (
                 isinstance(small, cst.AnnAssign) and small.value is not None
             ):
-                target_node = small.targets[0].target if isinstance(small, cst.Assign) else small.target
+                target_node = (
+                    small.targets[0].target if isinstance(small, cst.Assign) else small.target
+                )
                 if isinstance(target_node, cst.Name) and isinstance(small.value, cst.Call):
                     callee = small.value.func
                     if isinstance(callee, cst.Subscript):
                         callee = callee.value  # Stream[dict[str, Any]]("orders")
-                    name = dotted_name(callee) if isinstance(callee, (cst.Name, cst.Attribute)) else ""
+                    name = (
+                        dotted_name(callee) if isinstance(callee, (cst.Name, cst.Attribute)) else ""
+                    )
                     is_stream = unit.motia_names.get(name) == "Stream" or (
                         name.endswith(".Stream") and name.split(".")[0] in unit.motia_modules
                     )
@@ -211,7 +215,12 @@ def entry_roles(entry: Entry, node: cst.FunctionDef | cst.Lambda, shape: str) ->
     roles: dict[str, Role] = {}
     if not names:
         return roles
-    if entry.kind == "handler" and shape == "0.x" and entry.input_kind == "cron" and len(names) == 1:
+    if (
+        entry.kind == "handler"
+        and shape == "0.x"
+        and entry.input_kind == "cron"
+        and len(names) == 1
+    ):
         return {names[0]: Role("ctx")}  # 0.x cron handlers took only the context
     roles[names[0]] = Role("input", entry.input_kind)
     if len(names) > 1:
@@ -442,7 +451,9 @@ def uncalled_names(tree: ast.Module) -> tuple[set[str], set[tuple[str, str]]]:
     return names, attributes
 
 
-def collect_references(facts: ProjectFacts, modules: set[PurePosixPath], trees: dict[PurePosixPath, ast.Module]) -> None:
+def collect_references(
+    facts: ProjectFacts, modules: set[PurePosixPath], trees: dict[PurePosixPath, ast.Module]
+) -> None:
     """Functions of `modules` used other than by calling them, seen from the modules that can
     see them (themselves and the modules importing from them): their signatures must stay."""
     for unit in facts.units.values():
@@ -468,7 +479,13 @@ class _BlockingCalls(cst.CSTVisitor):
     """Calls in a sync function that become blocking `iii.trigger(...)` calls, or that call
     another function already known to block."""
 
-    def __init__(self, facts: ProjectFacts, unit: ModuleUnit, scope: FunctionScope, blocking: set[FunctionKey]) -> None:
+    def __init__(
+        self,
+        facts: ProjectFacts,
+        unit: ModuleUnit,
+        scope: FunctionScope,
+        blocking: set[FunctionKey],
+    ) -> None:
         self.facts = facts
         self.unit = unit
         self.scope = scope
@@ -538,7 +555,8 @@ def names_by_function(tree: ast.Module) -> dict[str, frozenset[str]]:
             if isinstance(child, ast.Name):
                 names.add(child.id)
             elif isinstance(child, ast.Dict) and any(
-                isinstance(k, ast.Constant) and k.value in ("status", "statusCode") for k in child.keys
+                isinstance(k, ast.Constant) and k.value in ("status", "statusCode")
+                for k in child.keys
             ):
                 names.add(STATUS_MARK)
             names |= visit(child, qualname)

@@ -73,9 +73,13 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         help="repeat for both (default: container)",
     )
-    p.add_argument("--engine-url", default="ws://127.0.0.1:49134", help="used when III_URL is unset")
+    p.add_argument(
+        "--engine-url", default="ws://127.0.0.1:49134", help="used when III_URL is unset"
+    )
     p.add_argument("--force", action="store_true", help="write into a non-empty DEST")
-    p.add_argument("--template", type=Path, default=TEMPLATE, help="the template checkout to render")
+    p.add_argument(
+        "--template", type=Path, default=TEMPLATE, help="the template checkout to render"
+    )
     p.add_argument("--quiet", action="store_true", help="print no table")
     p.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return p
@@ -122,11 +126,18 @@ def run(args: argparse.Namespace) -> int:
         PurePosixPath("tests/test_imported_steps.py"): imported_steps_test(converted.registration),
     }
     write_project(
-        args.template.resolve(), args.dest, answers, converted, extra, source.dependencies.requirements
+        args.template.resolve(),
+        args.dest,
+        answers,
+        converted,
+        extra,
+        source.dependencies.requirements,
     )
     if not args.quiet:
         print(terminal_table(converted))
-        print(f"\nWrote {args.dest} in {time.perf_counter() - started:.1f} s; read MIGRATION.md there.")
+        print(
+            f"\nWrote {args.dest} in {time.perf_counter() - started:.1f} s; read MIGRATION.md there."
+        )
     return 0
 
 

@@ -32,7 +32,6 @@ from motia_import.finish import FinishPlan, finish_module
 from motia_import.middleware import engine_middleware_blockers
 from motia_import.model import Finding, Status, Step
 from motia_import.modules import (
-    PACKAGE,
     PACKAGE_DIR,
     Layout,
     ProjectModules,
@@ -60,8 +59,24 @@ from motia_import.transform import (
     rewrite_module,
 )
 
-ENGINE_WORKERS = {"http": "http", "queue": "queue", "cron": "cron", "state": "state", "stream": "stream"}
-DICT_METHODS = {"get", "keys", "items", "values", "copy", "pop", "setdefault", "update", "model_dump"}
+ENGINE_WORKERS = {
+    "http": "http",
+    "queue": "queue",
+    "cron": "cron",
+    "state": "state",
+    "stream": "stream",
+}
+DICT_METHODS = {
+    "get",
+    "keys",
+    "items",
+    "values",
+    "copy",
+    "pop",
+    "setdefault",
+    "update",
+    "model_dump",
+}
 
 
 @dataclass
@@ -177,11 +192,17 @@ def convert(source: SourceProject, worker: str) -> Converted:
     units: dict[PurePosixPath, ModuleUnit] = {}
     for path in kept:
         module = modules.source(path)
-        text = module.text if module else (source.root / path).read_text(encoding="utf-8", errors="replace")
+        text = (
+            module.text
+            if module
+            else (source.root / path).read_text(encoding="utf-8", errors="replace")
+        )
         try:
             tree = cst.parse_module(text)
         except cst.ParserSyntaxError as error:
-            work.add(str(path), "module", Status.TODO, f"libcst could not parse it: {error.message}")
+            work.add(
+                str(path), "module", Status.TODO, f"libcst could not parse it: {error.message}"
+            )
             continue
         step = next((s for s in steps if PurePosixPath(s.path.as_posix()) == path), None)
         units[path] = ModuleUnit(
@@ -197,7 +218,11 @@ def convert(source: SourceProject, worker: str) -> Converted:
     facts = ProjectFacts(units)
 
     slugs = step_slugs([u.step for u in units.values() if u.step])
-    plans = {path: plan_triggers(unit.step, worker, slugs[path]) for path, unit in units.items() if unit.step}
+    plans = {
+        path: plan_triggers(unit.step, worker, slugs[path])
+        for path, unit in units.items()
+        if unit.step
+    }
     engine_ids = classify_middleware(work, facts, units)
     declare_entries(facts, units, engine_ids)
     iterate_scopes(facts)
@@ -220,17 +245,19 @@ def convert(source: SourceProject, worker: str) -> Converted:
         for parent in [directory, *directory.parents]:
             if len(parent.parts) >= len(PACKAGE_DIR.parts) and parent / "__init__.py" not in files:
                 files[parent / "__init__.py"] = ""
-    files[PACKAGE_DIR / "__init__.py"] = registry(units, layout, files.get(PACKAGE_DIR / "__init__.py", ""))
+    registering = {p for p, u in units.items() if u.step is not None} | {k[0] for k in engine_ids}
+    files[PACKAGE_DIR / "__init__.py"] = registry(
+        units, registering, layout, files.get(PACKAGE_DIR / "__init__.py", "")
+    )
     if compat_used:
         files[PACKAGE_DIR / "motia_compat.py"] = COMPAT_SOURCE
 
     report_discovery(work, found, units, unresolved, modules)
     topics = topic_table(work, units, plans, found, source.root)
-    for path, plan_list in plans.items():
+    for plan_list in plans.values():
         for plan in plan_list:
-            if plan.problem:
-                continue
-            needs.add(ENGINE_WORKERS[plan.trigger.kind])
+            if not plan.problem:
+                needs.add(ENGINE_WORKERS[plan.trigger.kind])
     return Converted(
         files=files,
         findings=work.findings,
@@ -252,9 +279,16 @@ def read_steps(work: _Work, found: Discovered, modules: ProjectModules) -> list[
         posix = PurePosixPath(path.as_posix())
         module = modules.source(posix)
         if module is None:
-            work.add(str(posix), "step file", Status.TODO, "not valid Python: left out (fix it and import again)")
+            work.add(
+                str(posix),
+                "step file",
+                Status.TODO,
+                "not valid Python: left out (fix it and import again)",
+            )
             continue
-        read = read_step(path, module.text, module.tree, constant_lookup(modules, posix, module.tree))
+        read = read_step(
+            path, module.text, module.tree, constant_lookup(modules, posix, module.tree)
+        )
         if read.step is None:
             work.add(str(posix), "step file", Status.SKIPPED, read.reason)
             continue
@@ -270,7 +304,9 @@ def step_slugs(steps: list[Step | None]) -> dict[PurePosixPath, str]:
     for step in sorted((s for s in steps if s), key=lambda s: str(s.path)):
         base = slug(step.name)
         taken[base] = taken.get(base, 0) + 1
-        result[PurePosixPath(step.path.as_posix())] = base if taken[base] == 1 else f"{base}-{taken[base]}"
+        result[PurePosixPath(step.path.as_posix())] = (
+            base if taken[base] == 1 else f"{base}-{taken[base]}"
+        )
     return result
 
 
@@ -322,7 +358,9 @@ def classify_middleware(
     for key, reasons in blockers.items():
         where = str(key[0])
         if key in ids:
-            work.add(where, f"middleware {key[1]}", Status.CONVERTED, f"engine middleware {ids[key]}")
+            work.add(
+                where, f"middleware {key[1]}", Status.CONVERTED, f"engine middleware {ids[key]}"
+            )
         else:
             work.add(where, f"middleware {key[1]}", Status.CONVERTED,
                      "runs in-process around the handler: " + "; ".join(reasons))  # fmt: skip
@@ -362,11 +400,20 @@ def plan_entries(
             continue
         params = [p.name.value for p in parameters(function)]
         scope = facts.scopes.get(unit.path, {}).get(key[1])
-        ctx = next((n for n in params if scope and scope.names.get(n) is not None and scope.names[n].kind == "ctx"), None)
+        ctx = next(
+            (
+                n
+                for n in params
+                if scope and scope.names.get(n) is not None and scope.names[n].kind == "ctx"
+            ),
+            None,
+        )
         inputs = [n for n in params if n != ctx]
         if entry.kind in ("middleware", "engine-middleware"):
             inputs = params[:1]
-        plan = EntryPlan(entry.kind, entry.input_kind, entry.step, input_param=inputs[0] if inputs else None)
+        plan = EntryPlan(
+            entry.kind, entry.input_kind, entry.step, input_param=inputs[0] if inputs else None
+        )
         body = code(function.body)
         if ctx is not None:
             checks = {"trigger", "match", "get_data", *TRIGGER_CHECKS}
@@ -379,10 +426,17 @@ def plan_entries(
         if entry.kind == "handler" and step is not None and plan.input_param:
             attribute = rf"\b{re.escape(plan.input_param)}\.(?!({'|'.join(DICT_METHODS)})\b)\w+"
             models = {t.input_schema for t in step.triggers if t.kind == "queue"}
-            if len(models) == 1 and None not in models and entry.input_kind == "queue" and re.search(attribute, body):
+            if (
+                len(models) == 1
+                and None not in models
+                and entry.input_kind == "queue"
+                and re.search(attribute, body)
+            ):
                 plan.input_model = models.pop()
             bodies = {t.body_schema for t in step.triggers if t.kind == "http"}
-            body_attribute = rf"\b{re.escape(plan.input_param)}\.body\.(?!({'|'.join(DICT_METHODS)})\b)\w+"
+            body_attribute = (
+                rf"\b{re.escape(plan.input_param)}\.body\.(?!({'|'.join(DICT_METHODS)})\b)\w+"
+            )
             if len(bodies) == 1 and None not in bodies and re.search(body_attribute, body):
                 plan.body_model = bodies.pop()
         plans[key] = plan
@@ -423,7 +477,9 @@ def logger_names(units: dict[PurePosixPath, ModuleUnit]) -> dict[PurePosixPath, 
     else `logger`, unless the module already uses that name for something else."""
     names: dict[PurePosixPath, str] = {}
     for path, unit in units.items():
-        motia = next((local for local, export in unit.motia_names.items() if export == "logger"), None)
+        motia = next(
+            (local for local, export in unit.motia_names.items() if export == "logger"), None
+        )
         if motia is not None:
             names[path] = motia
             continue
@@ -434,7 +490,10 @@ def logger_names(units: dict[PurePosixPath, ModuleUnit]) -> dict[PurePosixPath, 
 def options_for(unit: ModuleUnit, sync_api: bool, logger_name: str) -> ModuleOptions:
     flows = {unit.step.handler: unit.step.flows} if unit.step else {}
     return ModuleOptions(
-        sync_module_api=sync_api, logger_name=logger_name, flows=flows, remove_config=removes_config(unit)
+        sync_module_api=sync_api,
+        logger_name=logger_name,
+        flows=flows,
+        remove_config=removes_config(unit),
     )
 
 
@@ -461,11 +520,15 @@ def reads_name(tree: ast.Module, name: str) -> bool:
                 args = child.args
                 params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
                 stores = {
-                    n.id for n in ast.walk(child) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                    n.id
+                    for n in ast.walk(child)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
                 }
                 if visit(child, shadowed or name in params | stores):
                     return True
-            elif isinstance(child, ast.Name) and child.id == name and isinstance(child.ctx, ast.Load):
+            elif (
+                isinstance(child, ast.Name) and child.id == name and isinstance(child.ctx, ast.Load)
+            ):
                 if not shadowed:
                     return True
             elif visit(child, shadowed):
@@ -499,11 +562,11 @@ def settle_droppable(
     entries: dict[FunctionKey, EntryPlan],
     loggers: dict[PurePosixPath, str],
     modules: ProjectModules,
-) -> dict[Any, set[str]]:
+) -> dict[FunctionKey, set[str]]:
     """Motia-object parameters of helpers (`check_result(ctx, ...)`) that the rewrite leaves
     unused: they leave the signature and every call. Assume all can go, rewrite, and keep
     those still referenced, until nothing changes."""
-    droppable: dict[Any, set[str]] = {}
+    droppable: dict[FunctionKey, set[str]] = {}
     for key, roles in facts.param_roles.items():
         if key in facts.entries or "." in key[1]:
             continue
@@ -511,7 +574,9 @@ def settle_droppable(
         if names and key[1] in units[key[0]].functions:
             droppable[key] = names
     if droppable:
-        trees = {path: source.tree for path, source in ((p, modules.source(p)) for p in units) if source}
+        trees = {
+            path: source.tree for path, source in ((p, modules.source(p)) for p in units) if source
+        }
         collect_references(facts, {key[0] for key in droppable}, trees)
         droppable = {k: v for k, v in droppable.items() if k not in facts.referenced}
     sync_api = True
@@ -555,7 +620,7 @@ def render_unit(
     modules: ProjectModules,
     layout: Layout,
     entry_plans: dict[FunctionKey, EntryPlan],
-    droppable: dict[Any, set[str]],
+    droppable: dict[FunctionKey, set[str]],
     plans: list[TriggerPlan],
     engine_ids: dict[FunctionKey, str],
     registration: Registration,
@@ -592,7 +657,11 @@ def render_unit(
         report_step(work, step, plans)
     own_engine = [(k, i) for k, i in engine_ids.items() if k[0] == unit.path]
     if own_engine:
-        registrations += "\n\n# " + "-" * 93 + "\n# iii registrations of the Motia middleware the engine now runs before handlers.\n"
+        registrations += (
+            "\n\n# "
+            + "-" * 93
+            + "\n# iii registrations of the Motia middleware the engine now runs before handlers.\n"
+        )
     for key, function_id in own_engine:
         registrations += (
             f'\niii.register_function(\n    "{function_id}",\n    {key[1]},\n'
@@ -605,7 +674,9 @@ def render_unit(
         client.add("logger")
     module_sys_path = modules.source(unit.path)
     sys_path_sources = {
-        change.source for change in (module_sys_path.sys_path if module_sys_path else []) if change.directory
+        change.source
+        for change in (module_sys_path.sys_path if module_sys_path else [])
+        if change.directory
     }
     for change in module_sys_path.sys_path if module_sys_path else []:
         status = Status.CONVERTED if change.directory else Status.TODO
@@ -615,7 +686,7 @@ def render_unit(
             else "left as it is: the path could not be worked out"
         )
         work.add(f"{unit.path}:{change.lineno}", "sys.path change", status, detail)
-    plan = FinishPlan(
+    finish_plan = FinishPlan(
         resolve=lambda module_name, level: modules.find(unit.path, module_name, level),
         submodule=lambda target, name: modules.submodule(target, name),
         module_name=layout.module_name,
@@ -632,7 +703,9 @@ def render_unit(
         is_step=step is not None,
     )
     original = modules.source(unit.path)
-    finished = finish_module(module, plan, original.tree if original else ast.parse(unit.text))
+    finished = finish_module(
+        module, finish_plan, original.tree if original else ast.parse(unit.text)
+    )
     for note in rewriter.notes + finished.notes:
         where = f"{unit.path}:{note.line}" if note.line else str(unit.path)
         work.add(where, note.what, note.status, note.detail, step.name if step else "")
@@ -659,7 +732,9 @@ def glue_for(
     handler_key = (unit.path, step.handler)
     entry = entry_plans.get(handler_key)
     function = unit.functions.get(step.handler)
-    handler_async = bool(function is not None and function.asynchronous is not None) or bool(entry and entry.make_async)
+    handler_async = bool(function is not None and function.asynchronous is not None) or bool(
+        entry and entry.make_async
+    )
     engine: list[str] = []
     in_process: list[str] = []
     for source in plan.trigger.middleware:
@@ -691,7 +766,9 @@ def report_step(work: _Work, step: Step, plans: list[TriggerPlan]) -> None:
     work.add(where, f"step {step.name}", Status.CONVERTED if registered or not plans else Status.TODO,
              f"{len(registered)} of {len(plans)} trigger(s) registered", step.name)  # fmt: skip
     if not plans:
-        work.add(where, f"step {step.name}", Status.NOTE, "no triggers: nothing registers it", step.name)
+        work.add(
+            where, f"step {step.name}", Status.NOTE, "no triggers: nothing registers it", step.name
+        )
     for plan in plans:
         what = f"trigger {plan.trigger.kind} `{plan.trigger.source}`"
         if plan.problem:
@@ -706,14 +783,17 @@ def report_step(work: _Work, step: Step, plans: list[TriggerPlan]) -> None:
                      f"condition function {plan.function_id}::condition", step.name)  # fmt: skip
 
 
-def registry(units: dict[PurePosixPath, ModuleUnit], layout: Layout, existing: str) -> str:
-    """`src/steps/__init__.py`: importing the package registers every converted step."""
+def registry(
+    units: dict[PurePosixPath, ModuleUnit],
+    registering: set[PurePosixPath],
+    layout: Layout,
+    existing: str,
+) -> str:
+    """`src/steps/__init__.py`: importing the package registers every converted step (and the
+    modules that register engine middleware)."""
     imports: list[str] = []
-    for path, unit in sorted(units.items(), key=lambda item: layout.new_paths[item[0]].as_posix()):
-        registers = unit.step is not None or "iii.register_function" in ""  # steps register
-        if not registers:
-            continue
-        parent, _, name = unit.module_name.rpartition(".")
+    for path in sorted(registering, key=lambda p: layout.new_paths[p].as_posix()):
+        parent, _, name = units[path].module_name.rpartition(".")
         imports.append(f"from {parent} import {name}  # noqa: F401")
     header = (
         '"""The steps imported from Motia. Importing this package registers them all (one iii\n'
@@ -748,12 +828,15 @@ def report_discovery(
             work.add(str(posix), "stream definition", Status.SKIPPED,
                      "iii streams need no declaration; stream:join/leave hooks and auth are new "
                      "code in iii (see the template's stream-join-leave and stream-auth kinds)")  # fmt: skip
-    for path in sorted(kept):
-        if units[path].step is None:
-            work.add(str(path), "shared module", Status.CONVERTED, f"kept as {units[path].module_name}")
-    for path, names in unresolved.items():
+    for kept_path in sorted(kept):
+        if units[kept_path].step is None:
+            work.add(
+                str(kept_path), "shared module", Status.CONVERTED,
+                f"kept as {units[kept_path].module_name}",
+            )  # fmt: skip
+    for importer, names in unresolved.items():
         for name in dict.fromkeys(names):
-            work.add(str(path), f"import {name}", Status.TODO,
+            work.add(str(importer), f"import {name}", Status.TODO,
                      "looks like a project module but no file matches it: check the import")  # fmt: skip
     if (modules.root / "motia_config.py").is_file():
         work.add("motia_config.py", "project config", Status.TODO,
@@ -787,15 +870,17 @@ def topic_table(
         for topic in step.emits:
             entry(topic)["publishers"].append(step.name)
     for finding in list(work.findings):
-        if finding.what == "enqueue/emit" and finding.detail.startswith("iii::durable::publish to '"):
+        if finding.what == "enqueue/emit" and finding.detail.startswith(
+            "iii::durable::publish to '"
+        ):
             topic = finding.detail.split("'", 2)[1]
             publisher = finding.step or finding.where.split(":")[0]
             if publisher not in entry(topic)["publishers"]:
                 entry(topic)["publishers"].append(publisher)
-    for path in found.other_language:
-        for topic, how in other_language_topics(root / path).items():
+    for other in found.other_language:
+        for topic, how in other_language_topics(root / other).items():
             if topic in topics:
-                entry(topic)["other"].append(f"{path.as_posix()} ({how})")
+                entry(topic)["other"].append(f"{other.as_posix()} ({how})")
         work.add(str(path.as_posix()), "TypeScript/JavaScript step", Status.TODO,
                  "not converted (only Python steps are); topics it shares with the Python steps "
                  "are listed under Topics")  # fmt: skip

@@ -87,9 +87,7 @@ def walk(root: Path) -> list[Path]:
         dirs[:] = sorted(
             d
             for d in dirs
-            if d not in PRUNED
-            and not d.startswith(".")
-            and not (here / d / "pyvenv.cfg").is_file()
+            if d not in PRUNED and not d.startswith(".") and not (here / d / "pyvenv.cfg").is_file()
         )
         found.extend((here / f).relative_to(root) for f in sorted(files))
     return found

@@ -14,10 +14,12 @@ import libcst as cst
 from motia_import.analysis import alias_name, dotted_name
 from motia_import.model import Status
 from motia_import.modules import PACKAGE, Target
-from motia_import.roles import MOTIA_CONFIG_NAMES, MOTIA_OBJECTS, MOTIA_TYPES, code
+from motia_import.roles import MOTIA_CONFIG_NAMES, code
 from motia_import.transform import TODO, Note, empty_block
 
-CONFIG_COMMENT = "# (motia-import) The Motia config is now the iii registrations at the end of this module."
+CONFIG_COMMENT = (
+    "# (motia-import) The Motia config is now the iii registrations at the end of this module."
+)
 Resolve = Callable[[str, int], Target | None]  # (module, level) -> target, for this module
 Submodule = Callable[[Target, str], Target | None]
 ModuleName = Callable[[Target], str]
@@ -84,7 +86,9 @@ class ModuleFinisher(cst.CSTTransformer):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.depth += 1
 
-    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+    def leave_ClassDef(
+        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
+    ) -> cst.ClassDef:
         self.depth -= 1
         return updated_node
 
@@ -101,7 +105,9 @@ class ModuleFinisher(cst.CSTTransformer):
             names.append("iii")
         if "logger" in self.plan.client_names:
             names.append(
-                "logger" if self.plan.logger_name == "logger" else f"logger as {self.plan.logger_name}"
+                "logger"
+                if self.plan.logger_name == "logger"
+                else f"logger as {self.plan.logger_name}"
             )
         if names:
             lines.append(f"from src.lib.iii_client import {', '.join(names)}")
@@ -144,13 +150,16 @@ class ModuleFinisher(cst.CSTTransformer):
                     continue
                 target = self.plan.resolve(name, 0)
                 if target is None:
-                    lines.append(f"import {code(alias.name)}" + (f" as {alias_name(alias)}" if alias_name(alias) else ""))
+                    lines.append(
+                        f"import {code(alias.name)}"
+                        + (f" as {alias_name(alias)}" if alias_name(alias) else "")
+                    )
                     continue
                 changed = True
                 new = self.plan.module_name(target)
-                local = alias_name(alias)
-                if local:
-                    lines.append(f"import {new} as {local}")
+                asname = alias_name(alias)
+                if asname:
+                    lines.append(f"import {new} as {asname}")
                     continue
                 first = name.split(".")[0]
                 first_target = self.plan.resolve(first, 0)
@@ -159,7 +168,9 @@ class ModuleFinisher(cst.CSTTransformer):
                     continue
                 first_new = self.plan.module_name(first_target)
                 parent, _, last = first_new.rpartition(".")
-                lines.append(f"from {parent} import {last}" + ("" if last == first else f" as {first}"))
+                lines.append(
+                    f"from {parent} import {last}" + ("" if last == first else f" as {first}")
+                )
                 if "." in name:
                     lines.append(f"import {new}")
             return lines if changed else None
@@ -188,7 +199,11 @@ class ModuleFinisher(cst.CSTTransformer):
                 continue
             kept.append(small)
         if not changed:
-            return updated_node.with_changes(body=kept) if kept != list(updated_node.body) else updated_node
+            return (
+                updated_node.with_changes(body=kept)
+                if kept != list(updated_node.body)
+                else updated_node
+            )
         statements: list[cst.BaseStatement] = []
         if kept:
             statements.append(updated_node.with_changes(body=kept))
@@ -262,8 +277,12 @@ class ModuleFinisher(cst.CSTTransformer):
                     cst.EmptyLine(comment=cst.Comment(CONFIG_COMMENT)),
                 ]
                 continue
-            if carried is not None:
-                statement = statement.with_changes(leading_lines=[*carried, *statement.leading_lines])
+            if carried is not None and isinstance(
+                statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+            ):
+                statement = statement.with_changes(
+                    leading_lines=[*carried, *statement.leading_lines]
+                )
                 carried = None
             result.append(statement)
         return result
@@ -346,7 +365,10 @@ def residual_motia_names(tree: ast.Module, motia_names: dict[str, str]) -> dict[
             (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
         elif isinstance(node, ast.arg) and node.arg in candidates:
             bound.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in candidates:
+        elif (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name in candidates
+        ):
             bound.add(node.name)
     return {local: candidates[local] for local in sorted(used - bound)}
 
@@ -358,7 +380,9 @@ def imports_of(tree: ast.Module) -> tuple[bool, bool]:
         if isinstance(node, ast.ImportFrom) and node.module == "typing":
             has_any = has_any or any(a.name == "Any" and a.asname is None for a in node.names)
         elif isinstance(node, ast.Import):
-            has_asyncio = has_asyncio or any(a.name == "asyncio" and a.asname is None for a in node.names)
+            has_asyncio = has_asyncio or any(
+                a.name == "asyncio" and a.asname is None for a in node.names
+            )
     return has_any, has_asyncio
 
 
@@ -379,10 +403,14 @@ def with_stubs(text: str, plan: FinishPlan, notes: list[Note]) -> str:
         notes.append(Note(0, f"motia.{export}", Status.TODO, f"still referenced: {why}"))
     if not imports_of(tree)[0]:
         lines.insert(0, "from typing import Any")
-    imports = [n.end_lineno or n.lineno for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    imports = [
+        n.end_lineno or n.lineno for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+    ]
     docstring = (
         tree.body[0].end_lineno
-        if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant)
+        if tree.body
+        and isinstance(tree.body[0], ast.Expr)
+        and isinstance(tree.body[0].value, ast.Constant)
         else 0
     )
     after = max(imports, default=docstring or 0)

@@ -55,10 +55,15 @@ class _Check(cst.CSTVisitor):
             if node.attr.value in INSPECTABLE:
                 self.allowed.add(id(node.value))
             else:
-                self.reasons.append(f"it reads request.{node.attr.value} (the engine sends no body)")
-        if isinstance(node.value, cst.Name) and node.value.value == self.ctx:
-            if node.attr.value in ("logger", "trace_id", "traceId"):
-                self.allowed.add(id(node.value))
+                self.reasons.append(
+                    f"it reads request.{node.attr.value} (the engine sends no body)"
+                )
+        if (
+            isinstance(node.value, cst.Name)
+            and node.value.value == self.ctx
+            and node.attr.value in ("logger", "trace_id", "traceId")
+        ):
+            self.allowed.add(id(node.value))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -85,7 +90,7 @@ class _Check(cst.CSTVisitor):
                 self.reasons.append(f"it reads request[{key!r}]")
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        target = node.target
+        target: cst.BaseExpression = node.target
         while isinstance(target, (cst.Attribute, cst.Subscript)):
             target = target.value
         if isinstance(target, cst.Name) and target.value == self.request:
@@ -115,12 +120,12 @@ def engine_middleware_blockers(function: cst.FunctionDef) -> list[str]:
     statements = list(body.body) if isinstance(body, cst.IndentedBlock) else []
     last = statements[-1] if statements else None
     ends_with_return = (
-        isinstance(last, cst.SimpleStatementLine)
-        and isinstance(last.body[-1], cst.Return)
-        or isinstance(last, cst.If)
-    )
+        isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Return)
+    ) or isinstance(last, cst.If)
     if not ends_with_return:
         check.reasons.append("it can end without returning (the engine would not know to continue)")
-    if not any(id(n) for n in check.allowed) or next_name not in cst.Module(body=[]).code_for_node(function.body):
+    if not any(id(n) for n in check.allowed) or next_name not in cst.Module(body=[]).code_for_node(
+        function.body
+    ):
         check.reasons.append("it never continues with next()")
     return list(dict.fromkeys(check.reasons))

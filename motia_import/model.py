@@ -5,7 +5,7 @@ the reader cannot work out stay as the source text they came from (`Opaque`).
 """
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -59,7 +59,7 @@ class Step:
     config_problems: list[str] = field(default_factory=list)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     CONVERTED = "converted"
     TODO = "TODO"
     SKIPPED = "skipped"

@@ -122,12 +122,15 @@ def sys_path_changes(module: ModuleSource, root: Path) -> list[SysPathChange]:
                 visit(statement.orelse, loop_values)
             elif isinstance(statement, ast.Try):
                 visit(statement.body, loop_values)
-            elif isinstance(statement, ast.For) and isinstance(statement.target, ast.Name):
-                if isinstance(statement.iter, (ast.List, ast.Tuple)):
-                    for element in statement.iter.elts:
-                        value = evaluate_path(element, env, absolute_file, cwd)
-                        if value is not None:
-                            visit(statement.body, {**loop_values, statement.target.id: value})
+            elif (
+                isinstance(statement, ast.For)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(statement.iter, (ast.List, ast.Tuple))
+            ):
+                for element in statement.iter.elts:
+                    value = evaluate_path(element, env, absolute_file, cwd)
+                    if value is not None:
+                        visit(statement.body, {**loop_values, statement.target.id: value})
 
     visit(module.tree.body, {})
     return changes

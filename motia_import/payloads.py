@@ -131,7 +131,9 @@ def stream_send_payload(stream: str, args: list[cst.Arg]) -> cst.Dict | None:
                     return element.value
             return cst.Name("None") if optional else None
         if isinstance(source, cst.Name):
-            return expression(f'{source.value}.get("{key}")' if optional else f'{source.value}["{key}"]')
+            return expression(
+                f'{source.value}.get("{key}")' if optional else f'{source.value}["{key}"]'
+            )
         return None
 
     fields = {

@@ -144,7 +144,7 @@ def pyproject_dependencies(data: dict[str, Any], dependencies: Dependencies) -> 
     for requirement in project.get("dependencies") or []:
         if isinstance(requirement, str):
             dependencies.add(requirement, "pyproject.toml")
-    for group in (project.get("optional-dependencies") or {}).keys():
+    for group in project.get("optional-dependencies") or {}:
         dependencies.notes.append(
             f"pyproject.toml: the optional dependencies `{group}` were not carried over"
         )
@@ -257,12 +257,16 @@ def read_project(root: Path) -> SourceProject:
     pyproject_dependencies(pyproject, dependencies)
 
     python_spec = motia_in(
-        [r for r in (pyproject.get("project") or {}).get("dependencies") or [] if isinstance(r, str)]
+        [
+            r
+            for r in (pyproject.get("project") or {}).get("dependencies") or []
+            if isinstance(r, str)
+        ]
         + requirement_lines(root / "requirements.txt")
     )
-    poetry_motia = (((pyproject.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}).get(
-        "motia"
-    )
+    poetry_motia = (
+        ((pyproject.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
+    ).get("motia")
     if python_spec is None and poetry_motia is not None:
         python_spec = poetry_requirement("motia", poetry_motia) or "motia"
         python_spec = python_spec[len("motia") :]
@@ -273,7 +277,10 @@ def read_project(root: Path) -> SourceProject:
     version: Version | None
     if python_spec is not None or locked_python is not None:
         version = locked_python or pinned_version(python_spec or "")
-        generation, source = "1.x", "uv.lock/poetry.lock" if locked_python else "Python requirements"
+        generation, source = (
+            "1.x",
+            "uv.lock/poetry.lock" if locked_python else "Python requirements",
+        )
     elif npm_spec is not None:
         version = locked_npm_motia(root) or pinned_version(npm_spec)
         source = "package lock" if locked_npm_motia(root) else "package.json"

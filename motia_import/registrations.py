@@ -103,7 +103,11 @@ def plan_triggers(step: Step, worker: str, step_slug: str) -> list[TriggerPlan]:
     single = len(step.triggers) == 1
     for trigger in step.triggers:
         seen[trigger.kind] = seen.get(trigger.kind, 0) + 1
-        suffix = trigger.kind if kinds.count(trigger.kind) == 1 else f"{trigger.kind}-{seen[trigger.kind]}"
+        suffix = (
+            trigger.kind
+            if kinds.count(trigger.kind) == 1
+            else f"{trigger.kind}-{seen[trigger.kind]}"
+        )
         function_id = f"{worker}::{step_slug}" if single else f"{worker}::{step_slug}::{suffix}"
         plan = TriggerPlan(trigger, function_id, TRIGGER_TYPES[trigger.kind], {}, suffix)
         if trigger.problems:
@@ -186,7 +190,11 @@ def register_code(step: Step, plans: list[TriggerPlan], glue: dict[str, GluePlan
         if how.trigger_arg or how.middleware:
             result.uses_any = True
             wrapper = f"{how.handler}_on_{suffix}"
-            call = f"{how.handler}(data, {literal(info)})" if how.trigger_arg else f"{how.handler}(data)"
+            call = (
+                f"{how.handler}(data, {literal(info)})"
+                if how.trigger_arg
+                else f"{how.handler}(data)"
+            )
             if how.middleware:
                 result.compat.add("run_middleware")
                 chain = ", ".join(how.middleware)
@@ -195,7 +203,12 @@ def register_code(step: Step, plans: list[TriggerPlan], glue: dict[str, GluePlan
                           " around the handler.",
                           f"    return await run_middleware([{chain}], data, lambda: {call})"]  # fmt: skip
             elif how.handler_async:
-                lines += ["", "", f"async def {wrapper}(data: Any) -> Any:", f"    return await {call}"]
+                lines += [
+                    "",
+                    "",
+                    f"async def {wrapper}(data: Any) -> Any:",
+                    f"    return await {call}",
+                ]
             else:
                 lines += ["", "", f"def {wrapper}(data: Any) -> Any:", f"    return {call}"]
             registered = wrapper
@@ -227,9 +240,17 @@ def register_code(step: Step, plans: list[TriggerPlan], glue: dict[str, GluePlan
                 f"    description={repr_flat(text)},\n)"
             )
         lines += ["", call]
-        registration = {"type": plan.trigger_type, "function_id": plan.function_id, "config": config}
+        registration = {
+            "type": plan.trigger_type,
+            "function_id": plan.function_id,
+            "config": config,
+        }
         one_line = f"iii.register_trigger({repr_flat(registration)})"
-        lines.append(one_line if len(one_line) <= 100 else f"iii.register_trigger(\n    {literal(registration, 4)}\n)")
+        lines.append(
+            one_line
+            if len(one_line) <= 100
+            else f"iii.register_trigger(\n    {literal(registration, 4)}\n)"
+        )
         result.functions.append(plan.function_id)
         result.triggers.append((plan.trigger_type, plan.function_id, config))
     result.code = "\n".join(lines) + "\n"

@@ -91,8 +91,23 @@ def _TEMPORARY_wire_steps(destination: Path, _count: int) -> None:
     main.write_text(text.replace(anchor, "from src import steps\n" + anchor, 1))
     test = destination / "tests" / "test_main.py"
     test_text = test.read_text(encoding="utf-8")
-    test_text = test_text.replace("        and set(engine.functions) >= EXPECTED_FUNCTIONS\n", "        and set(engine.functions) >= EXPECTED_FUNCTIONS | IMPORTED\n").replace("from tests.engine_double import EngineDouble\n", "from tests.engine_double import EngineDouble\nfrom tests.test_imported_steps import EXPECTED_FUNCTIONS as IMPORTED\n")
-    test.write_text(test_text.replace("assert set(engine.functions) == EXPECTED_FUNCTIONS", "assert set(engine.functions) >= EXPECTED_FUNCTIONS").replace("assert registered_triggers(engine) == expected_triggers()", "assert set(expected_triggers()) <= set(registered_triggers(engine))"), encoding="utf-8")
+    test_text = test_text.replace(
+        "        and set(engine.functions) >= EXPECTED_FUNCTIONS\n",
+        "        and set(engine.functions) >= EXPECTED_FUNCTIONS | IMPORTED\n",
+    ).replace(
+        "from tests.engine_double import EngineDouble\n",
+        "from tests.engine_double import EngineDouble\nfrom tests.test_imported_steps import EXPECTED_FUNCTIONS as IMPORTED\n",
+    )
+    test.write_text(
+        test_text.replace(
+            "assert set(engine.functions) == EXPECTED_FUNCTIONS",
+            "assert set(engine.functions) >= EXPECTED_FUNCTIONS",
+        ).replace(
+            "assert registered_triggers(engine) == expected_triggers()",
+            "assert set(expected_triggers()) <= set(registered_triggers(engine))",
+        ),
+        encoding="utf-8",
+    )
 
 
 def clear_previous_import(destination: Path) -> None:

@@ -21,10 +21,14 @@ class Checks:
 
 def checks(converted: Converted) -> Checks:
     unsubscribed = sorted(
-        t for t, e in converted.topics.items() if e["publishers"] and not e["subscribers"] and not e["other"]
+        t
+        for t, e in converted.topics.items()
+        if e["publishers"] and not e["subscribers"] and not e["other"]
     )
     unpublished = sorted(
-        t for t, e in converted.topics.items() if e["subscribers"] and not e["publishers"] and not e["other"]
+        t
+        for t, e in converted.topics.items()
+        if e["subscribers"] and not e["publishers"] and not e["other"]
     )
     several = sorted(
         (t, sorted(set(e["subscribers"])) + e["other"])
@@ -34,7 +38,9 @@ def checks(converted: Converted) -> Checks:
     routes: dict[str, list[str]] = defaultdict(list)
     for trigger_type, function_id, config in converted.registration.triggers:
         if trigger_type == "http":
-            shape = "/".join(":" if s.startswith(":") else s for s in config["api_path"].strip("/").split("/"))
+            shape = "/".join(
+                ":" if s.startswith(":") else s for s in config["api_path"].strip("/").split("/")
+            )
             routes[f"{config['http_method']} /{shape}"].append(function_id)
     duplicates = sorted((r, ids) for r, ids in routes.items() if len(ids) > 1)
     return Checks(unsubscribed, unpublished, several, duplicates)
@@ -109,7 +115,10 @@ def migration_markdown(source: SourceProject, converted: Converted, worker: str)
         lines.append("Nothing: every construct was converted.")
     lines += ["", "## Topics", ""]
     if converted.topics:
-        lines += ["| topic | subscribers | publishers | TypeScript/JavaScript steps |", "|---|---|---|---|"]
+        lines += [
+            "| topic | subscribers | publishers | TypeScript/JavaScript steps |",
+            "|---|---|---|---|",
+        ]
         for topic, entry in sorted(converted.topics.items()):
             lines.append(
                 f"| `{topic}` | {cell(', '.join(sorted(set(entry['subscribers']))) or '-')} | "
@@ -124,10 +133,7 @@ def migration_markdown(source: SourceProject, converted: Converted, worker: str)
         f"- Topics nobody publishes (from Python steps): "
         f"{', '.join(f'`{t}`' for t in check.unpublished) or 'none'}",
         "- Topics with several subscribers: "
-        + (
-            "; ".join(f"`{t}` ({', '.join(s)})" for t, s in check.several_subscribers)
-            or "none"
-        ),
+        + ("; ".join(f"`{t}` ({', '.join(s)})" for t, s in check.several_subscribers) or "none"),
         "- Duplicate routes: "
         + ("; ".join(f"`{r}` ({', '.join(ids)})" for r, ids in check.duplicate_routes) or "none"),
         "",
@@ -161,7 +167,7 @@ def migration_markdown(source: SourceProject, converted: Converted, worker: str)
         "as a state scope or message field) is not shared any more; the TODOs above mark where "
         "the code relied on it.",
         "- `state::get` returns the stored value itself; some Motia 0.x releases wrapped it in "
-        "`{\"data\": ...}`, which code may still unwrap.",
+        '`{"data": ...}`, which code may still unwrap.',
         "- Motia loaded `.env` on start; the worker reads its environment as it is.",
         "- Queue subscribers are durable and retried on error (at least once): handlers must be "
         "idempotent.",
@@ -181,13 +187,18 @@ def terminal_table(converted: Converted) -> str:
     for finding in sorted(converted.findings, key=lambda f: (STATUS_ORDER[f.status], f.where)):
         if finding.what.startswith(("trigger ", "step ")) or finding.status is Status.TODO:
             rows.append((finding.status.value, finding.where, finding.what, finding.detail))
-    widths = [max([len(r[i]) for r in rows] + [len(h)]) for i, h in enumerate(("status", "where", "what", ""))]
+    widths = [
+        max([len(r[i]) for r in rows] + [len(h)])
+        for i, h in enumerate(("status", "where", "what", ""))
+    ]
     widths = [min(w, 48) for w in widths]
     out = []
     for status, where, what, detail in rows:
-        out.append(f"{status:<{widths[0]}}  {where[:widths[1]]:<{widths[1]}}  {what[:widths[2]]:<{widths[2]}}  {detail}")
+        out.append(
+            f"{status:<{widths[0]}}  {where[: widths[1]]:<{widths[1]}}  {what[: widths[2]]:<{widths[2]}}  {detail}"
+        )
     check = checks(converted)
-    counts = defaultdict(int)
+    counts: dict[Status, int] = defaultdict(int)
     for finding in converted.findings:
         counts[finding.status] += 1
     out.append("")
@@ -198,7 +209,9 @@ def terminal_table(converted: Converted) -> str:
     if check.unsubscribed:
         out.append("topics nobody subscribes to: " + ", ".join(check.unsubscribed))
     if check.several_subscribers:
-        out.append("topics with several subscribers: " + ", ".join(t for t, _ in check.several_subscribers))
+        out.append(
+            "topics with several subscribers: " + ", ".join(t for t, _ in check.several_subscribers)
+        )
     if check.duplicate_routes:
         out.append("duplicate routes: " + ", ".join(r for r, _ in check.duplicate_routes))
     return "\n".join(out)

@@ -48,6 +48,8 @@ _SEGMENTS = _Segments()
 
 def segment(source: str, node: ast.AST) -> str:
     return _SEGMENTS.of(source, node)
+
+
 Lookup = Callable[[str], Any]  # a name not defined in the module: its value, or MISSING
 
 
@@ -151,9 +153,7 @@ def evaluate(node: ast.expr, source: str, env: dict[str, Any], lookup: Lookup | 
         func = dotted(node.func)
         if func is None or any(isinstance(a, ast.Starred) for a in node.args):
             return opaque()
-        kwargs = {
-            k.arg: evaluate(k.value, source, env, lookup) for k in node.keywords if k.arg
-        }
+        kwargs = {k.arg: evaluate(k.value, source, env, lookup) for k in node.keywords if k.arg}
         if any(k.arg is None for k in node.keywords):
             return opaque()
         args = tuple(evaluate(a, source, env, lookup) for a in node.args)
@@ -201,15 +201,19 @@ def _path(node: ast.expr, env: dict[str, str], file: str, cwd: str) -> str | Non
     if isinstance(node, ast.Attribute) and node.attr == "parent":
         inner = _path(node.value, env, file, cwd)
         return posixpath.dirname(_absolute(inner, cwd)) if inner is not None else None
-    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute):
-        if node.value.attr == "parents" and isinstance(node.slice, ast.Constant):
-            inner = _path(node.value.value, env, file, cwd)
-            if inner is None or not isinstance(node.slice.value, int):
-                return None
-            result = _absolute(inner, cwd)
-            for _ in range(node.slice.value + 1):
-                result = posixpath.dirname(result)
-            return result
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "parents"
+        and isinstance(node.slice, ast.Constant)
+    ):
+        inner = _path(node.value.value, env, file, cwd)
+        if inner is None or not isinstance(node.slice.value, int):
+            return None
+        result = _absolute(inner, cwd)
+        for _ in range(node.slice.value + 1):
+            result = posixpath.dirname(result)
+        return result
     if isinstance(node, ast.Call):
         return _path_call(node, env, file, cwd)
     return None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from motia_import.analysis import (
+    FunctionKey,
     ModuleUnit,
     ProjectFacts,
     all_parameters,
@@ -51,7 +52,12 @@ HTTP_ATTRIBUTES = {
     "method": '{0}.get("method")',
     "path": '{0}.get("path")',
 }
-HTTP_KEYS = {"pathParams": "path_params", "queryParams": "query_params", "params": "path_params", "query": "query_params"}
+HTTP_KEYS = {
+    "pathParams": "path_params",
+    "queryParams": "query_params",
+    "params": "path_params",
+    "query": "query_params",
+}
 STATE_KEYS = {"groupId": "scope", "group_id": "scope", "itemId": "key", "item_id": "key",
               "oldValue": "old_value", "newValue": "new_value"}  # fmt: skip
 STREAM_ATTRIBUTES = {"stream_name": "streamName", "group_id": "groupId", "id": "id",
@@ -164,7 +170,9 @@ def references(body: cst.CSTNode, name: str) -> bool:
     return finder.found
 
 
-def with_todo(line: cst.SimpleStatementLine | cst.BaseCompoundStatement, why: str) -> cst.CSTNode:
+def with_todo(
+    line: cst.SimpleStatementLine | cst.BaseCompoundStatement, why: str
+) -> cst.SimpleStatementLine | cst.BaseCompoundStatement:
     comment = cst.EmptyLine(comment=cst.Comment(TODO + why.replace("\n", " ")))
     if any(
         isinstance(e.comment, cst.Comment) and e.comment.value.startswith(TODO + why[:40])
@@ -185,9 +193,9 @@ class ModuleRewriter(cst.CSTTransformer):
         unit: ModuleUnit,
         options: ModuleOptions,
         entries: dict[str, EntryPlan],
-        droppable: dict[tuple[object, str], set[str]],
+        droppable: dict[FunctionKey, set[str]],
         with_positions: bool,
-        blocking: set[tuple[object, str]] | None = None,
+        blocking: set[FunctionKey] | None = None,
     ) -> None:
         super().__init__()
         self.facts = facts
@@ -280,7 +288,9 @@ class ModuleRewriter(cst.CSTTransformer):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.qualnames.append(node.name.value)
 
-    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+    def leave_ClassDef(
+        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
+    ) -> cst.ClassDef:
         self.qualnames.pop()
         return updated_node
 
@@ -486,7 +496,9 @@ class ModuleRewriter(cst.CSTTransformer):
                 raise _LeaveAlone("ctx.match with other than one dict")
             self.note(original, "ctx.match", Status.CONVERTED,
                       "match_trigger(trigger, ...) on the registered trigger's identity")  # fmt: skip
-            call = parse_expression(f"match_trigger({trigger}, {data}, {code(updated.args[0].value)})")
+            call = parse_expression(
+                f"match_trigger({trigger}, {data}, {code(updated.args[0].value)})"
+            )
             if id(original) in self.awaited or not self.in_async:
                 return call
             return cst.Await(expression=call)
@@ -534,7 +546,11 @@ class ModuleRewriter(cst.CSTTransformer):
         self.used_client.add("asyncio")
         self.note(original, f"{code(original.func)}(...)", Status.CONVERTED,
                   "a sync function that calls the engine: awaited on a thread (asyncio.to_thread)")  # fmt: skip
-        args = [cst.Arg(call.func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))] if call.args else [cst.Arg(call.func)]
+        args = (
+            [cst.Arg(call.func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
+            if call.args
+            else [cst.Arg(call.func)]
+        )
         thread_call = cst.Call(func=parse_expression("asyncio.to_thread"), args=[*args, *call.args])
         parens = id(original) in self.receivers
         return cst.Await(
@@ -544,7 +560,11 @@ class ModuleRewriter(cst.CSTTransformer):
         )
 
     def _adjust_args(
-        self, original: cst.Call, updated: cst.Call, key: tuple[object, str], function: cst.FunctionDef
+        self,
+        original: cst.Call,
+        updated: cst.Call,
+        key: FunctionKey,
+        function: cst.FunctionDef,
     ) -> cst.Call:
         dropped = self.droppable.get(key, set())
         roles = self.facts.param_roles.get(key, {})
@@ -554,8 +574,10 @@ class ModuleRewriter(cst.CSTTransformer):
         for index, arg in enumerate(updated.args):
             if arg.star:
                 return updated
-            pname = arg.keyword.value if arg.keyword else (
-                positional[index] if index < len(positional) else None
+            pname = (
+                arg.keyword.value
+                if arg.keyword
+                else (positional[index] if index < len(positional) else None)
             )
             if pname in dropped:
                 changed = True
@@ -582,7 +604,11 @@ class ModuleRewriter(cst.CSTTransformer):
         trace = self.trace_names[-1]
         if trace is None:
             return
-        keys = [a for a in updated.args if not (a.keyword and a.keyword.value in ("value", "data", "ops"))]
+        keys = [
+            a
+            for a in updated.args
+            if not (a.keyword and a.keyword.value in ("value", "data", "ops"))
+        ]
         keys = keys[:2] if all(a.keyword is None for a in keys) else keys
         tainted = {trace, *self.trace_derived[-1]}
         pattern = rf"\b({'|'.join(re.escape(t) for t in tainted)})\b"
@@ -647,15 +673,27 @@ class ModuleRewriter(cst.CSTTransformer):
         if attribute == "trigger":
             trigger = self.trigger_names[-1]
             if trigger is None:
-                self.todo(original, "ctx.trigger", "the trigger that fired is only known in the handler")
+                self.todo(
+                    original, "ctx.trigger", "the trigger that fired is only known in the handler"
+                )
                 return updated
             return cst.Name(trigger)
         if attribute == "flows":
             flows = self.options.flows.get(self.qualnames[0] if self.qualnames else "", [])
             return parse_expression(repr(flows))
-        if attribute in ("state", "streams", "emit", "enqueue", "match", "get_data", *TRIGGER_CHECKS):
+        if attribute in (
+            "state",
+            "streams",
+            "emit",
+            "enqueue",
+            "match",
+            "get_data",
+            *TRIGGER_CHECKS,
+        ):
             return updated  # rewritten where they are called
-        self.todo(original, f"ctx.{attribute}", f"Motia's context has no iii equivalent for {attribute}")
+        self.todo(
+            original, f"ctx.{attribute}", f"Motia's context has no iii equivalent for {attribute}"
+        )
         return updated
 
     def _input_attribute(
@@ -679,14 +717,22 @@ class ModuleRewriter(cst.CSTTransformer):
                 return updated
             if attribute in HTTP_ATTRIBUTES:
                 return parse_expression(HTTP_ATTRIBUTES[attribute].format(receiver))
-        if kind == "state" and attribute in STATE_KEYS | {"old_value": 0, "new_value": 0, "scope": 0, "key": 0, "type": 0}:
+        if kind == "state" and attribute in STATE_KEYS | {
+            "old_value": 0,
+            "new_value": 0,
+            "scope": 0,
+            "key": 0,
+            "type": 0,
+        }:
             key = STATE_KEYS.get(attribute, attribute)
             return parse_expression(f'{receiver}.get("{key}")')
         if kind == "stream" and attribute in STREAM_ATTRIBUTES:
             return parse_expression(f'{receiver}.get("{STREAM_ATTRIBUTES[attribute]}")')
         return updated
 
-    def _stream_event_field(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression | None:
+    def _stream_event_field(
+        self, original: cst.Attribute, updated: cst.Attribute
+    ) -> cst.BaseExpression | None:
         """`input.event.type` / `input.event.data` on a stream trigger's input."""
         inner = original.value
         if not (isinstance(inner, cst.Attribute) and inner.attr.value == "event"):
@@ -694,7 +740,9 @@ class ModuleRewriter(cst.CSTTransformer):
         base = self.role(inner.value)
         if base is None or base.kind != "input" or base.detail != "stream":
             return None
-        return parse_expression(f'({code(inner.value)}.get("event") or {{}}).get("{original.attr.value}")')
+        return parse_expression(
+            f'({code(inner.value)}.get("event") or {{}}).get("{original.attr.value}")'
+        )
 
     def leave_Subscript(
         self, original_node: cst.Subscript, updated_node: cst.Subscript
@@ -710,7 +758,9 @@ class ModuleRewriter(cst.CSTTransformer):
 
     def leave_Await(self, original_node: cst.Await, updated_node: cst.Await) -> cst.BaseExpression:
         if isinstance(updated_node.expression, cst.Await):
-            return updated_node.expression.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
+            return updated_node.expression.with_changes(
+                lpar=updated_node.lpar, rpar=updated_node.rpar
+            )
         return updated_node
 
     # Responses --------------------------------------------------------------------------------
@@ -733,12 +783,15 @@ class ModuleRewriter(cst.CSTTransformer):
         if string_value(status.value) is not None:
             return updated_node  # {"status": "ok", "body": ...} is data, not a response
         elements = [
-            e.with_changes(key=cst.SimpleString('"status_code"'))
-            if e is status
-            else e
+            e.with_changes(key=cst.SimpleString('"status_code"')) if e is status else e
             for e in updated_node.elements
         ]
-        self.note(original_node, "response status", Status.CONVERTED, "status_code (the engine reads only that)")
+        self.note(
+            original_node,
+            "response status",
+            Status.CONVERTED,
+            "status_code (the engine reads only that)",
+        )
         return updated_node.with_changes(elements=elements)
 
     # Annotations ------------------------------------------------------------------------------
@@ -777,7 +830,7 @@ class ModuleRewriter(cst.CSTTransformer):
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
-        result: cst.BaseStatement = updated_node
+        result: cst.SimpleStatementLine | cst.BaseCompoundStatement = updated_node
         if len(updated_node.body) == 1 and isinstance(updated_node.body[0], cst.Expr):
             value = updated_node.body[0].value
             inner = value.expression if isinstance(value, cst.Await) else value
@@ -785,10 +838,10 @@ class ModuleRewriter(cst.CSTTransformer):
                 result = self._clear_loop(self.clears.pop(id(inner)), updated_node)
         todos, self.line_todos = self.line_todos, []
         for why in dict.fromkeys(todos):
-            result = with_todo(result, why)  # type: ignore[assignment]
+            result = with_todo(result, why)
         return result
 
-    def _clear_loop(self, payload: str, line: cst.SimpleStatementLine) -> cst.BaseStatement:
+    def _clear_loop(self, payload: str, line: cst.SimpleStatementLine) -> cst.BaseCompoundStatement:
         scope_source = re.match(r'\{"scope": (.*)\}$', payload, re.DOTALL)
         scope = scope_source[1] if scope_source else "None"
         await_ = "await " if self.in_async else ""
@@ -799,6 +852,7 @@ class ModuleRewriter(cst.CSTTransformer):
             f'    if isinstance(item, dict) and "id" in item:\n'
             f'        {await_}{call}({{"function_id": "state::delete", "payload": {{"scope": {scope}, "key": item["id"]}}}})\n'
         )
+        assert isinstance(statement, cst.For)
         return statement.with_changes(leading_lines=line.leading_lines)
 
     def leave_FunctionDef(
@@ -858,12 +912,18 @@ class ModuleRewriter(cst.CSTTransformer):
             prelude.append(f'{request} = {middleware_input}.get("request") or {{}}')
             node = node.with_changes(
                 params=node.params.with_changes(
-                    params=[cst.Param(cst.Name(middleware_input), annotation=cst.Annotation(cst.Name("Any")))],
+                    params=[
+                        cst.Param(
+                            cst.Name(middleware_input), annotation=cst.Annotation(cst.Name("Any"))
+                        )
+                    ],
                     posonly_params=[],
                 )
             )
             self.uses_any = True
-            return node.with_changes(body=MiddlewareReturns(names[2] if len(names) > 2 else "next").rewrite(node.body)), prelude
+            return node.with_changes(
+                body=MiddlewareReturns(names[2] if len(names) > 2 else "next").rewrite(node.body)
+            ), prelude
         kept = [p for p in params if p.name.value not in ctx_names]
         if entry.kind == "handler" and not kept:
             # 0.x cron handlers took only the context; the engine passes the cron event.
@@ -886,13 +946,21 @@ class ModuleRewriter(cst.CSTTransformer):
 def adjusted_callees(
     facts: ProjectFacts,
     unit: ModuleUnit,
-    droppable: dict[tuple[object, str], set[str]],
-    blocking: set[tuple[object, str]],
+    droppable: dict[FunctionKey, set[str]],
+    blocking: set[FunctionKey],
 ) -> set[str]:
     changed = set(droppable) | set(blocking)
-    changed |= {k for k, roles in facts.param_roles.items() if any(r.kind == "stream" for r in roles.values())}
+    changed |= {
+        k
+        for k, roles in facts.param_roles.items()
+        if any(r.kind == "stream" for r in roles.values())
+    }
     names = {name for name in unit.functions if (unit.path, name) in changed}
-    names |= {local for local, (path, name) in unit.imports.items() if (path, name) in changed or (name is None and any(k[0] == path for k in changed))}
+    names |= {
+        local
+        for local, (path, name) in unit.imports.items()
+        if (path, name) in changed or (name is None and any(k[0] == path for k in changed))
+    }
     return names
 
 
@@ -932,7 +1000,11 @@ class MiddlewareReturns(cst.CSTTransformer):
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return) -> cst.Return:
         value = updated_node.value
         inner = value.expression if isinstance(value, cst.Await) else value
-        if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Name) and inner.func.value == self.next_name:
+        if (
+            isinstance(inner, cst.Call)
+            and isinstance(inner.func, cst.Name)
+            and inner.func.value == self.next_name
+        ):
             return updated_node.with_changes(value=parse_expression('{"action": "continue"}'))
         response = code(value) if value is not None else "None"
         return updated_node.with_changes(
@@ -956,13 +1028,16 @@ def insert_prelude(node: cst.FunctionDef, lines: Sequence[str]) -> cst.FunctionD
     """Statements at the top of a function body (after its docstring)."""
     body = node.body
     statements = [cst.parse_statement(line + "\n") for line in lines]
-    if not isinstance(body, cst.IndentedBlock):
+    if isinstance(body, cst.SimpleStatementSuite):
         body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=list(body.body))])
+    assert isinstance(body, cst.IndentedBlock)
     existing = list(body.body)
     position = 0
     if existing and isinstance(existing[0], cst.SimpleStatementLine):
         first = existing[0].body[0] if existing[0].body else None
-        if isinstance(first, cst.Expr) and isinstance(first.value, (cst.SimpleString, cst.ConcatenatedString)):
+        if isinstance(first, cst.Expr) and isinstance(
+            first.value, (cst.SimpleString, cst.ConcatenatedString)
+        ):
             position = 1
     new_body = [*existing[:position], *statements, *existing[position:]]
     return node.with_changes(body=body.with_changes(body=new_body))
@@ -973,12 +1048,14 @@ def rewrite_module(
     unit: ModuleUnit,
     options: ModuleOptions,
     entries: dict[str, EntryPlan],
-    droppable: dict[tuple[object, str], set[str]],
+    droppable: dict[FunctionKey, set[str]],
     *,
     with_positions: bool,
-    blocking: set[tuple[object, str]] | None = None,
+    blocking: set[FunctionKey] | None = None,
 ) -> tuple[cst.Module, ModuleRewriter]:
-    rewriter = ModuleRewriter(facts, unit, options, entries, droppable, with_positions, blocking or set())
+    rewriter = ModuleRewriter(
+        facts, unit, options, entries, droppable, with_positions, blocking or set()
+    )
     module = unit.tree.visit(rewriter)
     if with_positions:
         place_notes(unit.tree.code, rewriter.notes)

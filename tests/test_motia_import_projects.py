@@ -99,13 +99,20 @@ def test_import_writes_a_project_and_never_touches_the_source(tmp_path: Path, na
 
     assert result.returncode == 0, result.stderr
     assert tree_digest(source, skip=()) == before
-    for wanted in (".copier-answers.yml", "MIGRATION.md", "src/steps/__init__.py", "tests/test_imported_steps.py"):
+    for wanted in (
+        ".copier-answers.yml",
+        "MIGRATION.md",
+        "src/steps/__init__.py",
+        "tests/test_imported_steps.py",
+    ):
         assert (tmp_path / "out" / wanted).is_file(), wanted
     assert "step(s)" in result.stdout and "TODO" in result.stdout
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_imported_project_passes_its_own_checks(imported: Callable[[str], Project], name: str) -> None:
+def test_imported_project_passes_its_own_checks(
+    imported: Callable[[str], Project], name: str
+) -> None:
     project = imported(name)
 
     tests = project.run(project.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
@@ -130,7 +137,9 @@ def running(project: Project, name: str) -> Iterator[EngineDouble]:
     expected = expected_registration(project)
     try:
         engine.wait_until(
-            lambda: set(engine.functions) >= expected[0] and len(engine.triggers) >= len(expected[1]),
+            lambda: (
+                set(engine.functions) >= expected[0] and len(engine.triggers) >= len(expected[1])
+            ),
             timeout=60,
         )
         yield engine
@@ -175,7 +184,9 @@ def test_worker_registers_every_converted_function_and_trigger(
     assert all(f.startswith(WORKERS[name] + "::") for f in functions)
 
 
-def test_v0_shop_answers_http_with_the_right_status_codes(imported: Callable[[str], Project]) -> None:
+def test_v0_shop_answers_http_with_the_right_status_codes(
+    imported: Callable[[str], Project],
+) -> None:
     key = {"x-api-key": API_KEY}
     order = {"customer": "ada", "items": [{"sku": "tea", "price": 250, "quantity": 2}]}
 
@@ -187,7 +198,9 @@ def test_v0_shop_answers_http_with_the_right_status_codes(imported: Callable[[st
         read = engine.http("GET", f"/orders/{order_id}", headers=key)
         missing = engine.http("GET", "/orders/nope", headers=key)
         listed = engine.http("GET", "/orders", headers=key, query={"customer": "ada"})
-        engine.wait_until(lambda: any(f == "shop-flows::audit-log::queue-2" for f, _ in engine.fired))
+        engine.wait_until(
+            lambda: any(f == "shop-flows::audit-log::queue-2" for f, _ in engine.fired)
+        )
 
     assert (created.status_code, created.body["total"]) == (201, 500)
     assert invalid.status_code == 400
@@ -236,7 +249,9 @@ def test_v104_notes_answers_http_with_the_right_status_codes(
     imported: Callable[[str], Project],
 ) -> None:
     with running(imported("v104_notes"), "v104_notes") as engine:
-        created = engine.http("POST", "/notes", body={"text": "buy milk", "tags": ["Home", " errands "]})
+        created = engine.http(
+            "POST", "/notes", body={"text": "buy milk", "tags": ["Home", " errands "]}
+        )
         invalid = engine.http("POST", "/notes", body={})
         note_id = created.body["id"]
         read = engine.http("GET", f"/notes/{note_id}")
@@ -277,7 +292,9 @@ def test_copier_update_keeps_the_converted_code(releases: Path, tmp_path: Path) 
     subprocess.run(["git", "clone", "-q", str(releases), str(template)], check=True)
     git(template, "checkout", "-q", "1.0.0")
     project = tmp_path / "shop"
-    result = run_import(FIXTURES / "v0_shop", project, "--quiet", "--iii-line", "0.22", "--template", str(template))
+    result = run_import(
+        FIXTURES / "v0_shop", project, "--quiet", "--iii-line", "0.22", "--template", str(template)
+    )
     assert result.returncode == 0, result.stderr
     git(project, "init", "-q", "-b", "main")
     commit_all(project, "imported from Motia")
@@ -285,7 +302,17 @@ def test_copier_update_keeps_the_converted_code(releases: Path, tmp_path: Path) 
     migration = (project / "MIGRATION.md").read_text()
 
     update = subprocess.run(
-        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--skip-answered", "--vcs-ref", "2.0.0"],
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "update",
+            "--trust",
+            "--defaults",
+            "--skip-answered",
+            "--vcs-ref",
+            "2.0.0",
+        ],
         cwd=project,
         capture_output=True,
         text=True,

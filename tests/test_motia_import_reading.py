@@ -152,7 +152,9 @@ def test_each_motia_version_has_its_step_file_rule(
     assert (rule.roots, rule.step_suffixes) == (roots, suffixes)
 
 
-def test_discovery_skips_tests_copies_and_other_suffixes_and_lists_typescript(tmp_path: Path) -> None:
+def test_discovery_skips_tests_copies_and_other_suffixes_and_lists_typescript(
+    tmp_path: Path,
+) -> None:
     write(
         tmp_path,
         {
@@ -201,7 +203,12 @@ def test_a_0x_api_config_reads_path_method_and_middleware() -> None:
     assert read.step is not None
     step = read.step
     (trigger,) = step.triggers
-    assert (step.shape, trigger.kind, trigger.method, trigger.path) == ("0.x", "http", "GET", "/orders/{id}")
+    assert (step.shape, trigger.kind, trigger.method, trigger.path) == (
+        "0.x",
+        "http",
+        "GET",
+        "/orders/{id}",
+    )
     assert trigger.middleware == ["auth"]
     assert step.emits == ["order.read"]
 
@@ -243,7 +250,15 @@ def test_a_1x_config_reads_every_trigger_helper_and_raw_dicts() -> None:
 
     assert read.step is not None
     triggers = read.step.triggers
-    assert [t.kind for t in triggers] == ["http", "http", "queue", "cron", "state", "stream", "queue"]
+    assert [t.kind for t in triggers] == [
+        "http",
+        "http",
+        "queue",
+        "cron",
+        "state",
+        "stream",
+        "queue",
+    ]
     assert triggers[0].condition == "is_open" and triggers[0].middleware == ["m1"]
     assert triggers[2].queue_config == {"maxRetries": 5, "backoffType": "exponential"}
     assert (triggers[5].stream_name, triggers[5].group_id) == ("chat", "room")
@@ -316,7 +331,11 @@ def test_cron_expressions_get_seconds_first(expression: str, expected: str, note
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("/orders/{id}", "/orders/:id"), ("orders/:id", "/orders/:id"), ("/a/{b}/c/{d_e}", "/a/:b/c/:d_e")],
+    [
+        ("/orders/{id}", "/orders/:id"),
+        ("orders/:id", "/orders/:id"),
+        ("/a/{b}/c/{d_e}", "/a/:b/c/:d_e"),
+    ],
 )
 def test_brace_and_colon_parameters_both_become_colon_segments(path: str, expected: str) -> None:
     assert api_path(path) == expected

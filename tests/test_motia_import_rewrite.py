@@ -218,11 +218,20 @@ def test_1_0_4_module_level_calls_are_sync_in_sync_handlers_and_awaited_in_async
     )
 
     a = module(converted, "src/steps/a.py")
-    assert 'iii.trigger({"function_id": "state::set", "payload": {"scope": "s", "key": "k", "value": request.get("body")}})' in a
+    assert (
+        'iii.trigger({"function_id": "state::set", "payload": {"scope": "s", "key": "k", "value": request.get("body")}})'
+        in a
+    )
     assert 'iii.trigger({"function_id": "iii::durable::publish"' in a
-    assert 'iii.trigger({"function_id": "state::get", "payload": {"scope": "s", "key": "k"}})["v"]' in a
+    assert (
+        'iii.trigger({"function_id": "state::get", "payload": {"scope": "s", "key": "k"}})["v"]'
+        in a
+    )
     b = module(converted, "src/steps/b.py")
-    assert '(await iii.trigger_async({"function_id": "state::get", "payload": {"scope": "s", "key": "k"}}))["v"]' in b
+    assert (
+        '(await iii.trigger_async({"function_id": "state::get", "payload": {"scope": "s", "key": "k"}}))["v"]'
+        in b
+    )
     assert 'await iii.trigger_async({"function_id": "state::delete"' in b
 
 
@@ -272,9 +281,15 @@ def test_streams_in_every_spelling_become_stream_functions(tmp_path: Path) -> No
     )
 
     code = module(converted, "src/steps/a.py")
-    assert '"stream::set", "payload": {"stream_name": "chat", "group_id": "room", "item_id": "1", "data": {"text": "hi"}}' in code
+    assert (
+        '"stream::set", "payload": {"stream_name": "chat", "group_id": "room", "item_id": "1", "data": {"text": "hi"}}'
+        in code
+    )
     assert '"stream::list", "payload": {"stream_name": "chat", "group_id": "room"}' in code
-    assert '"stream::send", "payload": {"stream_name": "chat", "group_id": "room", "id": None, "type": "typing", "data": {}}' in code
+    assert (
+        '"stream::send", "payload": {"stream_name": "chat", "group_id": "room", "id": None, "type": "typing", "data": {}}'
+        in code
+    )
     assert '"stream::delete"' in code
 
 
@@ -303,7 +318,9 @@ def test_stream_handles_become_their_names_across_modules(tmp_path: Path) -> Non
     assert '"stream::list", "payload": {"stream_name": orders, "group_id": "all"}' in code
 
 
-def test_the_logger_is_the_clients_and_trace_ids_shared_across_hops_are_flagged(tmp_path: Path) -> None:
+def test_the_logger_is_the_clients_and_trace_ids_shared_across_hops_are_flagged(
+    tmp_path: Path,
+) -> None:
     converted = convert_files(
         tmp_path,
         {
@@ -503,7 +520,10 @@ def test_sys_path_changes_go_and_their_imports_go_through_the_package(tmp_path: 
     assert "from src.steps.vendor.tools import helpers" in code
     assert PurePosixPath("src/steps/vendor/tools/helpers.py") in converted.files
     statuses = {(f.what, f.status) for f in converted.findings}
-    assert ("sys.path change", Status.CONVERTED) in statuses and ("sys.path change", Status.TODO) in statuses
+    assert ("sys.path change", Status.CONVERTED) in statuses and (
+        "sys.path change",
+        Status.TODO,
+    ) in statuses
 
 
 def test_relative_and_package_imports_are_rewritten_to_the_new_layout(tmp_path: Path) -> None:
@@ -536,7 +556,9 @@ def test_relative_and_package_imports_are_rewritten_to_the_new_layout(tmp_path: 
     assert "from src.steps.orders import rules" in module(converted, "src/steps/orders/models.py")
 
 
-def test_middleware_that_only_inspects_runs_in_the_engine_the_rest_in_process(tmp_path: Path) -> None:
+def test_middleware_that_only_inspects_runs_in_the_engine_the_rest_in_process(
+    tmp_path: Path,
+) -> None:
     converted = convert_files(
         tmp_path,
         {
@@ -607,7 +629,9 @@ def test_engine_middleware_gets_the_engine_contract(tmp_path: Path) -> None:
     assert '"middleware_function_ids": ["w::middleware::auth"]' in code
 
 
-def test_streaming_responses_stay_under_a_todo_and_the_module_still_registers(tmp_path: Path) -> None:
+def test_streaming_responses_stay_under_a_todo_and_the_module_still_registers(
+    tmp_path: Path,
+) -> None:
     converted = convert_files(
         tmp_path,
         {
@@ -671,11 +695,17 @@ def test_typescript_steps_are_reported_with_the_topics_they_share(tmp_path: Path
     )
 
     assert converted.topics["mail"]["other"] == ["steps/mail.step.ts (subscribes)"]
-    assert any(f.what == "TypeScript/JavaScript step" and f.status is Status.TODO for f in converted.findings)
+    assert any(
+        f.what == "TypeScript/JavaScript step" and f.status is Status.TODO
+        for f in converted.findings
+    )
 
 
 def test_conversion_is_deterministic(tmp_path: Path) -> None:
-    files = {**PIN_RC, "steps/a_step.py": 'from motia import http\nconfig = {"name": "A", "triggers": [http("GET", "/a")]}\nasync def handler(r, ctx):\n    return None\n'}
+    files = {
+        **PIN_RC,
+        "steps/a_step.py": 'from motia import http\nconfig = {"name": "A", "triggers": [http("GET", "/a")]}\nasync def handler(r, ctx):\n    return None\n',
+    }
     first = convert_files(tmp_path / "one", files)
     second = convert_files(tmp_path / "two", files)
 
