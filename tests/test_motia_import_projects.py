@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -31,6 +32,19 @@ FIXTURES = TEMPLATE / "tests" / "motia_projects"
 NAMES = ["v0_shop", "rc_helpdesk", "v104_notes"]
 WORKERS = {"v0_shop": "shop-flows", "rc_helpdesk": "helpdesk", "v104_notes": "notes-service"}
 API_KEY = "motia-import-key"
+# The template's own signal test races its worker: it signals once the engine has the
+# registrations, but src.main installs its signal handlers only after every import, so a slow
+# import (a converted project has many) can take the signal first. Reported to the template's
+# maintainers; test_worker_stops_cleanly_on_sigterm below checks the same for converted projects
+# once the worker has started.
+TEMPLATE_SIGNAL_RACE = "tests/test_main.py::test_worker_process_registers_and_exits_0_on_signal"
+
+
+def project_tests(project: Project) -> subprocess.CompletedProcess[str]:
+    return project.run(
+        project.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "--deselect", TEMPLATE_SIGNAL_RACE,
+    )  # fmt: skip
 
 
 def tree_digest(root: Path, skip: tuple[str, ...] = (".venv", ".git", "__pycache__")) -> str:
@@ -115,7 +129,7 @@ def test_imported_project_passes_its_own_checks(
 ) -> None:
     project = imported(name)
 
-    tests = project.run(project.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    tests = project_tests(project)
     errors = project.run(
         project.tool("ruff"), "check", "--isolated", "--no-cache", "--select", "E9,F63,F7,F82", "."
     )
@@ -271,6 +285,33 @@ def test_v104_notes_answers_http_with_the_right_status_codes(
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_worker_stops_cleanly_on_sigterm(imported: Callable[[str], Project], name: str) -> None:
+    project = imported(name)
+    engine = EngineDouble().start()
+    process = subprocess.Popen(
+        [project.tool("python"), "-m", "src.main"],
+        cwd=project.path,
+        env={**project.env, "III_URL": engine.url, "OTEL_ENABLED": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # "Worker started": its stop signals are handled now
+            if "Worker started" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        engine.stop()
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_importing_again_with_force_gives_the_same_tree(tmp_path: Path, name: str) -> None:
     destination = tmp_path / "out"
     assert run_import(FIXTURES / name, destination, "--quiet").returncode == 0
@@ -327,5 +368,5 @@ def test_copier_update_keeps_the_converted_code(releases: Path, tmp_path: Path) 
     assert (project / "MIGRATION.md").read_text() == migration
     assert leftovers(project) == []
     installed = build(project, answers_of(project))
-    tests = installed.run(installed.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    tests = project_tests(installed)
     assert tests.returncode == 0, tests.stdout + tests.stderr
