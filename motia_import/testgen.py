@@ -8,10 +8,11 @@ from motia_import.registrations import literal
 def imported_steps_test(registration: Registration) -> str:
     names = sorted(set(registration.functions))
     functions = "{\n" + "\n".join(f"    {literal(f)}," for f in names) + "\n}" if names else "set()"
-    triggers = "\n".join(
+    rows = "\n".join(
         f"    {literal([t, f, c], 4)},"
         for t, f, c in sorted(registration.triggers, key=lambda x: (x[1], x[0], repr(x[2])))
     )
+    triggers = f"[\n{rows}\n]" if rows else "[]"
     return f'''"""The steps imported from Motia (`src/steps/`, see MIGRATION.md) register exactly these
 functions and triggers. Written by motia_import; regenerate it by importing again, or keep it up
 to date by hand as the steps change."""
@@ -23,9 +24,7 @@ from src import main  # noqa: F401  (importing it registers every module)
 from tests.engine_double import EngineDouble
 
 EXPECTED_FUNCTIONS: set[str] = {functions}
-EXPECTED_TRIGGERS: list[list[Any]] = [
-{triggers}
-]
+EXPECTED_TRIGGERS: list[list[Any]] = {triggers}
 
 
 def imported_triggers(engine: EngineDouble) -> list[str]:

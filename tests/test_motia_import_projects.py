@@ -30,6 +30,14 @@ pytestmark = pytest.mark.slow
 
 FIXTURES = TEMPLATE / "tests" / "motia_projects"
 NAMES = ["v0_shop", "rc_helpdesk", "v104_notes"]
+# Imports checked end to end: a fixture and the command's options (the 1.0 RC project is also
+# imported onto the 0.11 line, the oldest the template renders).
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "v0_shop": ("v0_shop", []),
+    "rc_helpdesk": ("rc_helpdesk", []),
+    "v104_notes": ("v104_notes", []),
+    "rc_helpdesk_0_11": ("rc_helpdesk", ["--iii-line", "0.11"]),
+}
 WORKERS = {"v0_shop": "shop-flows", "rc_helpdesk": "helpdesk", "v104_notes": "notes-service"}
 API_KEY = "motia-import-key"
 # The template's own signal test races its worker: it signals once the engine has the
@@ -92,7 +100,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callab
             if not (destination / ".venv").is_dir():
                 if destination.exists():
                     shutil.rmtree(destination)
-                result = run_import(FIXTURES / name, destination, "--quiet")
+                fixture, options = VARIANTS[name]
+                result = run_import(FIXTURES / fixture, destination, "--quiet", *options)
                 assert result.returncode == 0, result.stderr
                 answers = answers_of(destination)
                 if python_for(answers["python_version"]) is None:
@@ -123,7 +132,7 @@ def test_import_writes_a_project_and_never_touches_the_source(tmp_path: Path, na
     assert "step(s)" in result.stdout and "TODO" in result.stdout
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 def test_imported_project_passes_its_own_checks(
     imported: Callable[[str], Project], name: str
 ) -> None:
@@ -181,7 +190,7 @@ def registered(engine: EngineDouble) -> tuple[set[str], list[list[Any]]]:
     )
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 def test_worker_registers_every_converted_function_and_trigger(
     imported: Callable[[str], Project], name: str
 ) -> None:
@@ -195,7 +204,7 @@ def test_worker_registers_every_converted_function_and_trigger(
     ours = [t for t in got_triggers if t[1] in functions]
     assert ours == sorted(triggers, key=repr)
     assert engine.rejected == []
-    assert all(f.startswith(WORKERS[name] + "::") for f in functions)
+    assert all(f.startswith(WORKERS[VARIANTS[name][0]] + "::") for f in functions)
 
 
 def test_v0_shop_answers_http_with_the_right_status_codes(
@@ -225,12 +234,13 @@ def test_v0_shop_answers_http_with_the_right_status_codes(
     assert engine.state[("audit", "created")] == {"id": order_id, "total": 500}
 
 
+@pytest.mark.parametrize("name", ["rc_helpdesk", "rc_helpdesk_0_11"])
 def test_rc_helpdesk_answers_http_with_the_right_status_codes(
-    imported: Callable[[str], Project],
+    imported: Callable[[str], Project], name: str
 ) -> None:
     ticket = {"title": "Printer on fire", "priority": "high"}
 
-    with running(imported("rc_helpdesk"), "rc_helpdesk") as engine:
+    with running(imported(name), name) as engine:
         health = engine.http("GET", "/health")
         not_json = engine.http("POST", "/tickets", headers={"content-type": "text/plain"})
         empty = engine.http("POST", "/tickets", body={})
@@ -284,7 +294,7 @@ def test_v104_notes_answers_http_with_the_right_status_codes(
     assert engine.streams[("notes", "all", note_id)] == created.body
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 def test_worker_stops_cleanly_on_sigterm(imported: Callable[[str], Project], name: str) -> None:
     project = imported(name)
     engine = EngineDouble().start()
