@@ -63,10 +63,15 @@ def template_knows(template: Path, question: str) -> bool:
 
 
 def render_project(template: Path, destination: Path, answers: Answers, needs: list[str]) -> None:
-    own_modules = template_knows(template, "own_modules")
-    data = {**answers.data(), "triggers": []}
-    if own_modules:
-        data["own_modules"] = [{"module": "steps", "needs": needs}]
+    if not template_knows(template, "own_modules"):
+        raise RenderError(
+            f"the template at {template} has no `own_modules` answer (too old for the importer)"
+        )
+    data = {
+        **answers.data(),
+        "triggers": [],
+        "own_modules": [{"module": "steps", "needs": needs}],
+    }
     try:
         copier.run_copy(
             str(template),
@@ -79,35 +84,6 @@ def render_project(template: Path, destination: Path, answers: Answers, needs: l
         )
     except (copier.errors.CopierError, ValueError) as error:
         raise RenderError(f"copier could not render the template: {error}") from None
-    if not own_modules:
-        _TEMPORARY_wire_steps(destination, len(needs))
-
-
-def _TEMPORARY_wire_steps(destination: Path, _count: int) -> None:
-    """Until the template renders `own_modules`: import src.steps from src/main.py by hand."""
-    main = destination / "src" / "main.py"
-    text = main.read_text(encoding="utf-8")
-    anchor = "from src.handlers import ("
-    main.write_text(text.replace(anchor, "from src import steps\n" + anchor, 1))
-    test = destination / "tests" / "test_main.py"
-    test_text = test.read_text(encoding="utf-8")
-    test_text = test_text.replace(
-        "        and set(engine.functions) >= EXPECTED_FUNCTIONS\n",
-        "        and set(engine.functions) >= EXPECTED_FUNCTIONS | IMPORTED\n",
-    ).replace(
-        "from tests.engine_double import EngineDouble\n",
-        "from tests.engine_double import EngineDouble\nfrom tests.test_imported_steps import EXPECTED_FUNCTIONS as IMPORTED\n",
-    )
-    test.write_text(
-        test_text.replace(
-            "assert set(engine.functions) == EXPECTED_FUNCTIONS",
-            "assert set(engine.functions) >= EXPECTED_FUNCTIONS",
-        ).replace(
-            "assert registered_triggers(engine) == expected_triggers()",
-            "assert set(expected_triggers()) <= set(registered_triggers(engine))",
-        ),
-        encoding="utf-8",
-    )
 
 
 def clear_previous_import(destination: Path) -> None:

@@ -24,7 +24,7 @@ from engine_double import EngineDouble
 from filelock import FileLock
 
 from tests.releases import commit_all, git, leftovers
-from tests.template import TEMPLATE, Project, build, kill_if_running, project_at, python_for
+from harness.projects import TEMPLATE, Project, build, kill_if_running, project_at, python_for
 
 pytestmark = pytest.mark.slow
 

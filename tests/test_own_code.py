@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.template import TEMPLATE
+from harness.projects import TEMPLATE
 
 BIN = Path(sys.executable).parent
 

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from engine_double import EngineDouble, InvocationFailed
 
-from tests.template import Project, kill_if_running
+from harness.projects import Project, kill_if_running
+
+pytestmark = pytest.mark.slow
 
 RENDER = "http"  # the smallest render with state, which the slow handler below uses
 WORKER = "my-worker"
