@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 import libcst as cst
 
 from motia_import.model import Step
-from motia_import.roles import FunctionScope, Role, RoleReader, string_value
+from motia_import.roles import FunctionScope, Role, RoleReader, code, string_value
 
 FunctionKey = tuple[PurePosixPath, str]  # (module, qualified name: "handler", "handler.inner")
 EntryKind = str  # "handler", "condition", "middleware", "engine-middleware"
@@ -121,7 +121,7 @@ def collect_module_facts(unit: ModuleUnit, resolve: "ImportResolver") -> None:
                     if is_stream and small.value.args:
                         first = small.value.args[0].value
                         if string_value(first) is not None:
-                            unit.stream_handles[target_node.value] = code_of(first)
+                            unit.stream_handles[target_node.value] = code(first)
 
 
 def share_stream_handles(units: dict[PurePosixPath, ModuleUnit]) -> None:
@@ -138,10 +138,6 @@ def share_stream_handles(units: dict[PurePosixPath, ModuleUnit]) -> None:
                 if name in other.stream_handles:
                     unit.stream_handles[local] = local
                     changed = True
-
-
-def code_of(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
 
 
 def dotted_name(node: cst.BaseExpression | cst.Attribute | cst.Name) -> str:

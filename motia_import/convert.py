@@ -158,14 +158,12 @@ def hoist_lambdas(unit: ModuleUnit, step: Step) -> list[str]:
             hoisted.append(f"def {name}({params}):\n    return {code(lam.body)}\n")
             trigger.condition = name
     if hoisted:
-        source = unit.tree.code
         # Parse them into the module so the analysis sees them as functions.
         extra = [
             statement.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
             for statement in cst.parse_module("\n\n".join(hoisted)).body
         ]
         unit.tree = unit.tree.with_changes(body=[*unit.tree.body, *extra])
-        del source
     return hoisted
 
 
@@ -186,7 +184,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
     modules = ProjectModules(source.root, found.python_files, source.generation)
     steps = read_steps(work, found, modules)
 
-    kept, unresolved = closure(modules, [PurePosixPath(p.as_posix()) for p in steps_paths(steps)])
+    kept, unresolved = closure(modules, [PurePosixPath(s.path.as_posix()) for s in steps])
     layout = plan_layout(kept, {PurePosixPath(s.path.as_posix()) for s in steps}, rule.roots)
     resolver = _Resolver(modules)
     units: dict[PurePosixPath, ModuleUnit] = {}
@@ -267,10 +265,6 @@ def convert(source: SourceProject, worker: str) -> Converted:
         rule=rule.description,
         topics=topics,
     )
-
-
-def steps_paths(steps: list[Step]) -> list[Path]:
-    return [s.path for s in steps]
 
 
 def read_steps(work: _Work, found: Discovered, modules: ProjectModules) -> list[Step]:
@@ -692,7 +686,6 @@ def render_unit(
         module_name=layout.module_name,
         sys_path_sources=sys_path_sources,
         remove_config=options.remove_config,
-        hoisted=[],
         stream_handles=unit.stream_handles,
         client_names=client,
         logger_name=options.logger_name,
@@ -700,7 +693,6 @@ def render_unit(
         uses_any=uses_any,
         registrations=registrations,
         motia_names=unit.motia_names,
-        is_step=step is not None,
     )
     original = modules.source(unit.path)
     finished = finish_module(
@@ -885,7 +877,3 @@ def topic_table(
                  "not converted (only Python steps are); topics it shares with the Python steps "
                  "are listed under Topics")  # fmt: skip
     return topics
-
-
-def source_lines(root: Path, path: PurePosixPath) -> int:
-    return len((root / path).read_text(encoding="utf-8", errors="replace").splitlines())

@@ -32,7 +32,6 @@ class FinishPlan:
     module_name: ModuleName
     sys_path_sources: set[str]  # sys.path calls to drop (their directory is in the layout now)
     remove_config: bool
-    hoisted: list[str]  # code inserted where the config was (condition functions from lambdas)
     stream_handles: dict[str, str]
     client_names: set[str]
     logger_name: str
@@ -40,7 +39,6 @@ class FinishPlan:
     uses_any: bool
     registrations: str  # code appended at the end
     motia_names: dict[str, str]
-    is_step: bool
     has_any: bool = False  # the module already imports typing.Any
     has_asyncio: bool = False  # the module already imports asyncio
 
@@ -256,11 +254,6 @@ class ModuleFinisher(cst.CSTTransformer):
             return cst.RemovalSentinel.REMOVE
         return updated_node
 
-    def leave_IndentedBlock(
-        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
-    ) -> cst.IndentedBlock:
-        return updated_node
-
     def _without_config(self, body: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
         """The step's config goes (the registrations at the end replace it); a comment takes
         its place."""
@@ -339,16 +332,6 @@ def first_import_block_end(body: list[cst.BaseStatement]) -> int:
             isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
         ):
             position = index + 1
-    return position
-
-
-def last_import(body: list[cst.BaseStatement]) -> int:
-    position = header_end(body)
-    for index, statement in enumerate(body):
-        if isinstance(statement, cst.SimpleStatementLine) and all(
-            isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
-        ):
-            position = max(position, index + 1)
     return position
 
 

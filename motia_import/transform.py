@@ -12,7 +12,7 @@ Whatever it cannot rewrite stays in place under a `# TODO(motia-import): <why>` 
 """
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -110,26 +110,6 @@ class Conversion:
     payload: cst.BaseExpression
     sync_api: bool  # the Motia call returned a value (1.0.4's module-level API)
     topic_source: str = ""
-
-
-class _Names(cst.CSTVisitor):
-    """Every name bound or used in a function (to pick names that do not clash)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)  # `x.trace_id` does not take the name `trace_id`
-        return False
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-
-def names_in(node: cst.CSTNode) -> set[str]:
-    collector = _Names()
-    node.visit(collector)
-    return collector.names
 
 
 def fresh(preferred: str, taken: set[str]) -> str:
@@ -1076,6 +1056,3 @@ def place_notes(source: str, notes: list[Note]) -> None:
         if found >= 0:
             cursors[note.anchor] = found + 1
             note.line = source.count("\n", 0, found) + 1
-
-
-Finisher = Callable[[cst.Module, ModuleRewriter], cst.Module]
