@@ -873,7 +873,7 @@ def topic_table(
         for topic, how in other_language_topics(root / other).items():
             if topic in topics:
                 entry(topic)["other"].append(f"{other.as_posix()} ({how})")
-        work.add(str(path.as_posix()), "TypeScript/JavaScript step", Status.TODO,
+        work.add(other.as_posix(), "TypeScript/JavaScript step", Status.TODO,
                  "not converted (only Python steps are); topics it shares with the Python steps "
                  "are listed under Topics")  # fmt: skip
     return topics

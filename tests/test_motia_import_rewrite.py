@@ -695,10 +695,10 @@ def test_typescript_steps_are_reported_with_the_topics_they_share(tmp_path: Path
     )
 
     assert converted.topics["mail"]["other"] == ["steps/mail.step.ts (subscribes)"]
-    assert any(
-        f.what == "TypeScript/JavaScript step" and f.status is Status.TODO
-        for f in converted.findings
-    )
+    reported = [
+        (f.where, f.status) for f in converted.findings if f.what == "TypeScript/JavaScript step"
+    ]
+    assert reported == [("steps/mail.step.ts", Status.TODO)]
 
 
 def test_conversion_is_deterministic(tmp_path: Path) -> None:
