@@ -477,7 +477,7 @@ def logger_names(units: dict[PurePosixPath, ModuleUnit]) -> dict[PurePosixPath, 
         if motia is not None:
             names[path] = motia
             continue
-        names[path] = "iii_logger" if "logger" in module_bindings(unit.text) else "logger"
+        names[path] = "iii_logger" if binds_anywhere(unit.text, "logger") else "logger"
     return names
 
 
@@ -530,6 +530,22 @@ def reads_name(tree: ast.Module, name: str) -> bool:
         return False
 
     return visit(tree, False)
+
+
+def binds_anywhere(text: str, name: str) -> bool:
+    """Whether a module binds `name` anywhere: at its top level, or in a function (as a local,
+    `logger = ctx.logger`, or a parameter), where the client's name would clash."""
+    if name in module_bindings(text):
+        return True
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return True
+    return any(
+        (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store))
+        or (isinstance(node, ast.arg) and node.arg == name)
+        for node in ast.walk(tree)
+    )
 
 
 def module_bindings(text: str) -> set[str]:

@@ -211,7 +211,9 @@ class ProjectModules:
             found = self._at(root, parts)
             if found is not None and str(found.path) != ".":
                 return found
-        by_name = self.find_by_name(parts)
+        # A last resort for dotted names only: `import chess` must stay the pip package even
+        # when the project has a steps/chess/ folder.
+        by_name = self.find_by_name(parts) if len(parts) > 1 else []
         if len(by_name) == 1:
             self.found_by_name.add((importer, module))
             return by_name[0]
@@ -227,11 +229,6 @@ class ProjectModules:
             for f in self.files
             if f.with_suffix("").as_posix() == tail
             or f.with_suffix("").as_posix().endswith("/" + tail)
-        ]
-        found += [
-            Target(d, True)
-            for d in self.dirs
-            if d.as_posix() == tail or d.as_posix().endswith("/" + tail)
         ]
         return sorted(found, key=lambda t: str(t.path))
 
@@ -374,9 +371,12 @@ def import_targets(
 
 
 def looks_local(modules: ProjectModules, name: str) -> bool:
-    """An import that found nothing in the project but names one of its folders or files."""
+    """An import that found nothing in the project although its first name is a module or
+    folder at the top of a search path (`import utils.missing` with a utils/ folder there)."""
     first = name.split(".")[0]
     if not first or first in STDLIB:
         return False
-    names = {f.stem for f in modules.files} | {d.name for d in modules.dirs}
-    return first in names
+    roots = {PurePosixPath("."), *modules.global_roots, *modules.extra_roots}
+    tops = {f.stem for f in modules.files if f.parent in roots}
+    tops |= {d.name for d in modules.dirs if d.parent in roots}
+    return first in tops

@@ -710,3 +710,29 @@ def test_conversion_is_deterministic(tmp_path: Path) -> None:
     second = convert_files(tmp_path / "two", files)
 
     assert first.files == second.files
+
+
+def test_a_package_named_like_a_project_folder_stays_the_package(tmp_path: Path) -> None:
+    converted = convert_files(
+        tmp_path,
+        {
+            **PIN_RC,
+            "steps/chess/__init__.py": "",
+            "steps/chess/evaluate_step.py": """\
+                import chess
+                import chess.engine
+                from motia import queue
+
+                config = {"name": "Evaluate", "triggers": [queue("moves")]}
+
+                async def handler(move, ctx):
+                    logger = ctx.logger
+                    logger.info("board", {"fen": chess.Board().fen()})
+                """,
+        },
+    )
+
+    code = module(converted, "src/steps/chess/evaluate.py")
+    assert "import chess\nimport chess.engine\n" in code
+    assert "logger = iii_logger" in code and "logger as iii_logger" in code
+    assert not [t for t in todos(converted) if "import chess" in t]
