@@ -78,6 +78,11 @@ def text(value: Any) -> str:
     return repr(value)
 
 
+def text_of(value: Any) -> str:
+    """A config value as the report shows it: strings bare, anything else as written."""
+    return value if isinstance(value, str) else text(value)
+
+
 def source_of(value: Any) -> str | None:
     """The source of a callable or model reference in a config (None when absent)."""
     if value is None:
@@ -181,9 +186,12 @@ def trigger_from(value: Any, index: int) -> list[Trigger]:
 
 def triggers_0x(config: dict[Any, Any], problems: list[str]) -> list[Trigger]:
     kind = config.get("type")
-    source = f'"type": "{kind}"'
     if kind == "api":
-        trigger = Trigger(kind="http", index=0, source=source)
+        trigger = Trigger(
+            kind="http",
+            index=0,
+            source=f"api {config.get('method', 'GET')} {text_of(config.get('path'))}",
+        )
         method = config.get("method", "GET")
         trigger.method = method.upper() if isinstance(method, str) else "GET"
         path = config.get("path")
@@ -202,7 +210,7 @@ def triggers_0x(config: dict[Any, Any], problems: list[str]) -> list[Trigger]:
             return []
         triggers: list[Trigger] = []
         for topic in subscribes:
-            trigger = Trigger(kind="queue", index=len(triggers), source=f"subscribes {topic!r}")
+            trigger = Trigger(kind="queue", index=len(triggers), source=f"event {text_of(topic)}")
             if isinstance(topic, str):
                 trigger.topic = topic
             else:
@@ -211,7 +219,7 @@ def triggers_0x(config: dict[Any, Any], problems: list[str]) -> list[Trigger]:
             triggers.append(trigger)
         return triggers
     if kind == "cron":
-        trigger = Trigger(kind="cron", index=0, source=source)
+        trigger = Trigger(kind="cron", index=0, source=f"cron {text_of(config.get('cron'))}")
         expression = config.get("cron")
         trigger.expression = expression if isinstance(expression, str) else ""
         if not isinstance(expression, str):

@@ -192,7 +192,9 @@ def terminal_table(converted: Converted) -> str:
         for i, h in enumerate(("status", "where", "what", ""))
     ]
     widths = [min(w, 48) for w in widths]
-    out = []
+    out = [
+        f"{'status':<{widths[0]}}  {'where':<{widths[1]}}  {'what':<{widths[2]}}  detail",
+    ]
     for status, where, what, detail in rows:
         out.append(
             f"{status:<{widths[0]}}  {where[: widths[1]]:<{widths[1]}}  {what[: widths[2]]:<{widths[2]}}  {detail}"
