@@ -23,8 +23,8 @@ import yaml
 from engine_double import EngineDouble
 from filelock import FileLock
 
-from tests.releases import commit_all, git, leftovers
 from harness.projects import TEMPLATE, Project, build, kill_if_running, project_at, python_for
+from tests.releases import commit_all, git, leftovers
 
 pytestmark = pytest.mark.slow
 
