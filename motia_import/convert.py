@@ -702,6 +702,7 @@ def render_unit(
         module_name=layout.module_name,
         sys_path_sources=sys_path_sources,
         remove_config=options.remove_config,
+        import_time=rewriter.import_time,
         stream_handles=unit.stream_handles,
         client_names=client,
         logger_name=options.logger_name,

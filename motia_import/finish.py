@@ -40,6 +40,7 @@ class FinishPlan:
     registrations: str  # code appended at the end
     motia_names: dict[str, str]
     has_any: bool = False  # the module already imports typing.Any
+    import_time: bool = False  # a Motia call runs at module level (see transform.py)
     has_asyncio: bool = False  # the module already imports asyncio
 
 
@@ -369,10 +370,67 @@ def imports_of(tree: ast.Module) -> tuple[bool, bool]:
     return has_any, has_asyncio
 
 
+def uses_any_of(node: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+def calls_a_method_of(node: ast.AST, handles: set[str]) -> bool:
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id in handles
+        for n in ast.walk(node)
+    )
+
+
+def neutralize_import_time_uses(
+    text: str, tree: ast.Module, names: set[str], handles: set[str], notes: list[Note]
+) -> str:
+    """Module-level code that still uses a Motia name would fail while the module imports (the
+    name is bound to None): an assignment keeps its name, bound to None, and anything else is
+    commented out, both under a TODO with the original code."""
+    lines = text.splitlines(keepends=True)
+    for node in reversed(tree.body):
+        if isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+        ):
+            continue
+        if not (uses_any_of(node, names) or calls_a_method_of(node, handles)):
+            continue
+        start, end = node.lineno - 1, node.end_lineno or node.lineno
+        original = "".join(lines[start:end])
+        indent = original[: len(original) - len(original.lstrip())]
+        commented = "".join(
+            f"{indent}# {line[len(indent) :]}" if line.strip() else line
+            for line in lines[start:end]
+        )
+        why = "ran at import time with Motia's objects, which are gone; move it into a function"
+        replacement = f"{indent}{TODO}{why}:\n{commented}"
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
+        names_bound = [t.id for t in targets if isinstance(t, ast.Name)]
+        if names_bound and len(names_bound) == len(targets):
+            replacement += f"{indent}{' = '.join(names_bound)} = None\n"
+        lines[start:end] = [replacement]
+        notes.append(Note(node.lineno, "import-time code", Status.TODO, why))
+    return "".join(lines)
+
+
 def with_stubs(text: str, plan: FinishPlan, notes: list[Note]) -> str:
-    """Bind the Motia names the module still uses to None, under a TODO, after its imports."""
+    """Bind the Motia names the module still uses to None, under a TODO, after its imports (and
+    keep module-level code that uses them from running at import time)."""
     tree = ast.parse(text)
     stubs = residual_motia_names(tree, plan.motia_names)
+    if stubs or plan.import_time:
+        text = neutralize_import_time_uses(text, tree, set(stubs), set(plan.stream_handles), notes)
+        tree = ast.parse(text)
+        stubs = residual_motia_names(tree, plan.motia_names)
     if not stubs:
         return text
     lines = []

@@ -26,10 +26,12 @@ from motia_import.analysis import (
 )
 from motia_import.model import Status
 from motia_import.payloads import (
+    dict_node,
     expression,
     response_dict,
     state_payload,
     stream_payload,
+    string,
     trigger_call,
 )
 from motia_import.roles import (
@@ -44,6 +46,22 @@ from motia_import.roles import (
 )
 
 TODO = "# TODO(motia-import): "
+# Motia's config helpers and their positional parameters: outside a removed config they become
+# the dicts they describe.
+TRIGGER_HELPERS = {"http", "api", "queue", "cron", "state", "stream"}
+CONFIG_HELPERS: dict[str, tuple[str, ...]] = {
+    "http": ("method", "path"),
+    "api": ("method", "path"),
+    "queue": ("topic",),
+    "cron": ("expression",),
+    "state": (),
+    "stream": ("stream_name",),
+    "QueueConfig": (),
+    "StepConfig": (),
+    "StreamConfig": (),
+    "Enqueue": (),
+    "QueryParam": (),
+}
 HTTP_ATTRIBUTES = {
     "body": '{0}.get("body")',
     "path_params": '({0}.get("path_params") or {{}})',
@@ -210,6 +228,7 @@ class ModuleRewriter(cst.CSTTransformer):
         self.used_client: set[str] = set()
         self.used_compat: set[str] = set()
         self.uses_any = False
+        self.import_time = False  # a Motia call runs at module level
         self.line_todos: list[str] = []
 
     # Reporting --------------------------------------------------------------------------------
@@ -332,8 +351,8 @@ class ModuleRewriter(cst.CSTTransformer):
         """The rewritten call, awaited or not the way its place needs."""
         if len(self.stack) == 1:
             # At import time there is no invocation to run it in: a blocking call here would
-            # wait for an engine while the module imports.
-            raise _LeaveAlone("runs at import time; call it from a function instead")
+            # wait for an engine while the module imports. finish.py comments the statement out.
+            raise _ImportTime()
         awaited = id(original) in self.awaited
         statement = id(original) in self.statement_values
         sync_call = trigger_call(conversion.payload_fn, conversion.payload, sync=True)
@@ -358,6 +377,9 @@ class ModuleRewriter(cst.CSTTransformer):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         try:
             return self._call(original_node, updated_node)
+        except _ImportTime:
+            self.import_time = True
+            return updated_node
         except _LeaveAlone as reason:
             self.todo(original_node, code(original_node.func), str(reason))
             return updated_node
@@ -385,13 +407,34 @@ class ModuleRewriter(cst.CSTTransformer):
                 )
             if base is not None and base.kind == "input" and op == "get" and updated.args:
                 return self._input_get(updated, base)
-        if self.reader.motia_name(func, self.scope) in ("ApiResponse",):
+        config_helper = self.reader.motia_name(func, self.scope)
+        if config_helper in CONFIG_HELPERS:
+            return self._config_dict(updated, config_helper)
+        if config_helper in ("ApiResponse",):
             converted = response_dict(updated)
             if converted is None:
                 raise _LeaveAlone("ApiResponse with positional arguments")
             self.note(original, "ApiResponse(...)", Status.CONVERTED, "a dict with status_code")
             return converted
         return self._project_call(original, updated)
+
+    def _config_dict(self, call: cst.Call, helper: str) -> cst.BaseExpression:
+        """A Motia config helper outside a removed config (a config the module reads, say)
+        becomes the plain dict it stood for, so the module still imports."""
+        positional = CONFIG_HELPERS[helper]
+        fields: dict[str, cst.BaseExpression] = {}
+        if helper in TRIGGER_HELPERS:
+            fields["type"] = string("http" if helper == "api" else helper)
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                return call
+            if arg.keyword is not None:
+                fields[arg.keyword.value] = arg.value
+            elif index < len(positional):
+                fields[positional[index]] = arg.value
+            else:
+                return call
+        return dict_node(fields)
 
     def _publish(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if len(updated.args) != 1 or updated.args[0].keyword or updated.args[0].star:
@@ -958,6 +1001,10 @@ def is_config(line: cst.SimpleStatementLine) -> bool:
 
 class _LeaveAlone(Exception):
     """A construct the rewrite leaves as written (the message says why)."""
+
+
+class _ImportTime(Exception):
+    """A Motia call at module level: it ran while Motia loaded the module."""
 
 
 class MiddlewareReturns(cst.CSTTransformer):
