@@ -94,6 +94,7 @@ class Converted:
     steps: list[Step]
     rule: str
     topics: dict[str, dict[str, list[str]]]  # topic -> {"subscribers": [...], "publishers": [...]}
+    duplicate_routes: list[tuple[str, list[str]]]  # route -> the function ids that wanted it
 
 
 class _Resolver(ImportResolver):
@@ -221,6 +222,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
         for path, unit in units.items()
         if unit.step
     }
+    duplicates = refuse_duplicate_routes(plans)
     engine_ids = classify_middleware(work, facts, units)
     declare_entries(facts, units, engine_ids)
     iterate_scopes(facts)
@@ -264,7 +266,37 @@ def convert(source: SourceProject, worker: str) -> Converted:
         steps=[u.step for u in units.values() if u.step],
         rule=rule.description,
         topics=topics,
+        duplicate_routes=duplicates,
     )
+
+
+def route_shape(method: str, path: str) -> str:
+    segments = path.strip("/").split("/")
+    return f"{method} /" + "/".join(":" if s.startswith(":") else s for s in segments)
+
+
+def refuse_duplicate_routes(
+    plans: dict[PurePosixPath, list[TriggerPlan]],
+) -> list[tuple[str, list[str]]]:
+    """Routes of the same method and shape (`/items/:id`, `/items/{item_id}`): the engine
+    refuses the second, so only the first (in file order) is registered, and all are reported."""
+    routes: dict[str, list[TriggerPlan]] = {}
+    for path in sorted(plans):
+        for plan in plans[path]:
+            if plan.trigger.kind == "http" and not plan.problem:
+                shape = route_shape(plan.config["http_method"], plan.config["api_path"])
+                routes.setdefault(shape, []).append(plan)
+    duplicates: list[tuple[str, list[str]]] = []
+    for shape, claimants in sorted(routes.items()):
+        if len(claimants) < 2:
+            continue
+        duplicates.append((shape, [p.function_id for p in claimants]))
+        for plan in claimants[1:]:
+            plan.problem = (
+                f"duplicate route {shape}: the engine refuses a second route of the same shape "
+                f"({claimants[0].function_id} has it)"
+            )
+    return duplicates
 
 
 def read_steps(work: _Work, found: Discovered, modules: ProjectModules) -> list[Step]:

@@ -35,14 +35,7 @@ def checks(converted: Converted) -> Checks:
         for t, e in converted.topics.items()
         if len(set(e["subscribers"])) + len(e["other"]) > 1
     )
-    routes: dict[str, list[str]] = defaultdict(list)
-    for trigger_type, function_id, config in converted.registration.triggers:
-        if trigger_type == "http":
-            shape = "/".join(
-                ":" if s.startswith(":") else s for s in config["api_path"].strip("/").split("/")
-            )
-            routes[f"{config['http_method']} /{shape}"].append(function_id)
-    duplicates = sorted((r, ids) for r, ids in routes.items() if len(ids) > 1)
+    duplicates = converted.duplicate_routes
     return Checks(unsubscribed, unpublished, several, duplicates)
 
 

@@ -204,7 +204,9 @@ def test_the_report_lists_lonely_topics_shared_topics_and_duplicate_routes(tmp_p
         assert heading in markdown
     assert "Topics nobody subscribes to: `lonely`" in markdown
     assert "duplicate routes: GET /items/:" in table
-    assert "4 step(s), 5 trigger(s) registered" in table
+    assert "4 step(s), 4 trigger(s) registered" in table  # the engine refuses the second route
+    refused = [f for f in converted.findings if f.step == "B" and f.what.startswith("trigger")]
+    assert [f.status.value for f in refused] == ["TODO"] and "duplicate route" in refused[0].detail
 
 
 def test_every_todo_in_the_code_is_in_the_report(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from tests.releases import commit_all, git, leftovers
 pytestmark = pytest.mark.slow
 
 FIXTURES = TEMPLATE / "tests" / "motia_projects"
-NAMES = ["v0_shop", "rc_helpdesk", "v104_notes"]
+NAMES = ["v0_shop", "rc_helpdesk", "v104_notes", "edge_cases"]
 # Imports checked end to end: a fixture and the command's options (the 1.0 RC project is also
 # imported onto the 0.11 line, the oldest the template renders).
 VARIANTS: dict[str, tuple[str, list[str]]] = {
@@ -37,8 +37,14 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "rc_helpdesk": ("rc_helpdesk", []),
     "v104_notes": ("v104_notes", []),
     "rc_helpdesk_0_11": ("rc_helpdesk", ["--iii-line", "0.11"]),
+    "edge_cases": ("edge_cases", []),
 }
-WORKERS = {"v0_shop": "shop-flows", "rc_helpdesk": "helpdesk", "v104_notes": "notes-service"}
+WORKERS = {
+    "v0_shop": "shop-flows",
+    "rc_helpdesk": "helpdesk",
+    "v104_notes": "notes-service",
+    "edge_cases": "edge-cases",
+}
 API_KEY = "motia-import-key"
 # The template's own signal test races its worker: it signals once the engine has the
 # registrations, but src.main installs its signal handlers only after every import, so a slow
@@ -292,6 +298,24 @@ def test_v104_notes_answers_http_with_the_right_status_codes(
     assert (tagged.status_code, tagged.body["count"]) == (200, 1)
     assert engine.state[("tag-index", "home")] == [note_id]  # a sync helper, run on a thread
     assert engine.streams[("notes", "all", note_id)] == created.body
+
+
+def test_edge_cases_still_start_and_serve_what_was_converted(
+    imported: Callable[[str], Project],
+) -> None:
+    """A project with a broken step file, an unreadable trigger, a duplicate route, import-time
+    Motia calls, a context member with no equivalent and a streaming response: the rest works."""
+    with running(imported("edge_cases"), "edge_cases") as engine:
+        item = engine.http("GET", "/items/7")
+        streamed = engine.http("GET", "/stream-out")
+        engine.call("state::set", {"scope": "s", "key": "k", "value": 1})
+        engine.wait_until(lambda: any(f == "edge-cases::state-watch" for f, _ in engine.fired))
+        functions = set(engine.functions)
+
+    assert (item.status_code, item.body) == (200, {"id": "7", "step": "GetItem"})
+    assert streamed.status_code == 500  # left as a TODO: the streaming response
+    assert "edge-cases::env-route::queue" in functions  # the readable trigger of two
+    assert "edge-cases::get-item-again" not in functions  # its route is a duplicate
 
 
 @pytest.mark.parametrize("name", VARIANTS)
