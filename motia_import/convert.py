@@ -275,11 +275,17 @@ def route_shape(method: str, path: str) -> str:
     return f"{method} /" + "/".join(":" if s.startswith(":") else s for s in segments)
 
 
+# The route of the template's readiness check, rendered whenever the worker uses the engine's
+# http worker (kinds.yml, kind `health`; tests check the two agree).
+TEMPLATE_ROUTES = {"GET /healthz": "the template's readiness check (src/handlers/health.py)"}
+
+
 def refuse_duplicate_routes(
     plans: dict[PurePosixPath, list[TriggerPlan]],
 ) -> list[tuple[str, list[str]]]:
     """Routes of the same method and shape (`/items/:id`, `/items/{item_id}`): the engine
-    refuses the second, so only the first (in file order) is registered, and all are reported."""
+    refuses the second, so only the first (in file order) is registered, and all are reported.
+    A route the template's own handlers take is refused too."""
     routes: dict[str, list[TriggerPlan]] = {}
     for path in sorted(plans):
         for plan in plans[path]:
@@ -287,6 +293,16 @@ def refuse_duplicate_routes(
                 shape = route_shape(plan.config["http_method"], plan.config["api_path"])
                 routes.setdefault(shape, []).append(plan)
     duplicates: list[tuple[str, list[str]]] = []
+    for shape, claimants in routes.items():
+        if shape in TEMPLATE_ROUTES:
+            for plan in claimants:
+                plan.problem = f"route {shape} is {TEMPLATE_ROUTES[shape]}'s"
+            duplicates.append(
+                (shape, [TEMPLATE_ROUTES[shape], *(p.function_id for p in claimants)])
+            )
+    routes = {
+        shape: claimants for shape, claimants in routes.items() if shape not in TEMPLATE_ROUTES
+    }
     for shape, claimants in sorted(routes.items()):
         if len(claimants) < 2:
             continue
@@ -379,7 +395,7 @@ def classify_middleware(
                     changed = True
     ids: dict[FunctionKey, str] = {}
     for key in sorted(candidates):
-        base = f"{work.worker}::middleware::{slug(key[1])}"
+        base = f"{work.worker}::steps::middleware::{slug(key[1])}"
         ids[key] = base if base not in ids.values() else f"{base}-{len(ids) + 1}"
     for key, reasons in blockers.items():
         where = str(key[0])

@@ -108,7 +108,10 @@ def plan_triggers(step: Step, worker: str, step_slug: str) -> list[TriggerPlan]:
             if kinds.count(trigger.kind) == 1
             else f"{trigger.kind}-{seen[trigger.kind]}"
         )
-        function_id = f"{worker}::{step_slug}" if single else f"{worker}::{step_slug}::{suffix}"
+        # Under `steps::`, as Motia named them, so no id can clash with the template's handlers
+        # (`<worker>::<module>`, such as the readiness check `<worker>::health`).
+        base = f"{worker}::steps::{step_slug}"
+        function_id = base if single else f"{base}::{suffix}"
         plan = TriggerPlan(trigger, function_id, TRIGGER_TYPES[trigger.kind], {}, suffix)
         if trigger.problems:
             plan.problem = "; ".join(trigger.problems)

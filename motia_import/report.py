@@ -65,7 +65,7 @@ def migration_markdown(source: SourceProject, converted: Converted, worker: str)
         "",
         "- **One iii function per trigger.** Motia registered one function per trigger too, so each "
         "trigger keeps its identity: a step with one trigger registers "
-        f"`{worker}::<step>`, a step with several registers `{worker}::<step>::<kind>` "
+        f"`{worker}::steps::<step>`, a step with several `{worker}::steps::<step>::<kind>` "
         "(`-2`, `-3` when a kind repeats). Handlers that asked which trigger fired (`ctx.trigger`, "
         "`ctx.match`, `ctx.is_api()`) get the trigger's details as a second argument from a small "
         "wrapper per trigger; a condition becomes a condition function of its own trigger.",

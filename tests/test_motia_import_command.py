@@ -193,7 +193,7 @@ def test_the_report_lists_lonely_topics_shared_topics_and_duplicate_routes(tmp_p
     assert found.unsubscribed == ["lonely"]
     assert found.unpublished == ["nobody.publishes"]
     assert found.several_subscribers == [("shared", ["C", "D"])]
-    assert found.duplicate_routes == [("GET /items/:", ["w::a", "w::b"])]
+    assert found.duplicate_routes == [("GET /items/:", ["w::steps::a", "w::steps::b"])]
     for heading in (
         "## Steps and triggers",
         "## TODO",
@@ -254,18 +254,18 @@ def test_dependencies_go_below_the_marker_and_style_rules_skip_the_converted_cod
 
 def test_the_generated_registration_test_is_formatted_and_typed(tmp_path: Path) -> None:
     registration = Registration(
-        functions=["w::a", "w::b::http", "w::b::http::condition"],
+        functions=["w::steps::a", "w::steps::b::http", "w::steps::b::http::condition"],
         triggers=[
             (
                 "http",
-                "w::b::http",
+                "w::steps::b::http",
                 {
                     "api_path": "/b",
                     "http_method": "POST",
-                    "condition_function_id": "w::b::http::condition",
+                    "condition_function_id": "w::steps::b::http::condition",
                 },
             ),
-            ("cron", "w::a", {"expression": "0 0 * * * *"}),
+            ("cron", "w::steps::a", {"expression": "0 0 * * * *"}),
         ],
     )
     path = tmp_path / "test_imported_steps.py"
@@ -283,3 +283,15 @@ def test_the_generated_registration_test_is_formatted_and_typed(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "EXPECTED_FUNCTIONS: set[str] = set()" in empty.read_text()
     compile(path.read_text(), str(path), "exec")
+
+
+def test_the_routes_the_importer_leaves_to_the_template_are_the_templates() -> None:
+    import yaml
+
+    from motia_import.convert import TEMPLATE_ROUTES
+
+    kinds = yaml.safe_load((Path(__file__).parents[1] / "kinds.yml").read_text())["kinds"]
+    health = kinds["health"]
+    route = f"GET {health['params']['path']['default']}"
+    assert health["with_engine"] == "http"
+    assert set(TEMPLATE_ROUTES) == {route}

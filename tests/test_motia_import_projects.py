@@ -210,7 +210,7 @@ def test_worker_registers_every_converted_function_and_trigger(
     ours = [t for t in got_triggers if t[1] in functions]
     assert ours == sorted(triggers, key=repr)
     assert engine.rejected == []
-    assert all(f.startswith(WORKERS[VARIANTS[name][0]] + "::") for f in functions)
+    assert all(f.startswith(WORKERS[VARIANTS[name][0]] + "::steps::") for f in functions)
 
 
 def test_v0_shop_answers_http_with_the_right_status_codes(
@@ -228,7 +228,7 @@ def test_v0_shop_answers_http_with_the_right_status_codes(
         missing = engine.http("GET", "/orders/nope", headers=key)
         listed = engine.http("GET", "/orders", headers=key, query={"customer": "ada"})
         engine.wait_until(
-            lambda: any(f == "shop-flows::audit-log::queue-2" for f, _ in engine.fired)
+            lambda: any(f == "shop-flows::steps::audit-log::queue-2" for f, _ in engine.fired)
         )
 
     assert (created.status_code, created.body["total"]) == (201, 500)
@@ -258,8 +258,10 @@ def test_rc_helpdesk_answers_http_with_the_right_status_codes(
         triaged = engine.http("POST", f"/tickets/{ticket_id}/triage")
         closed = engine.http("POST", "/tickets/closed/triage")
         streaming = engine.http("GET", "/tickets/export")
-        engine.wait_until(lambda: any(f == "helpdesk::triage::queue-1" for f, _ in engine.fired))
-        engine.wait_until(lambda: any(f == "helpdesk::feed-watch" for f, _ in engine.fired))
+        engine.wait_until(
+            lambda: any(f == "helpdesk::steps::triage::queue-1" for f, _ in engine.fired)
+        )
+        engine.wait_until(lambda: any(f == "helpdesk::steps::feed-watch" for f, _ in engine.fired))
 
     assert health.status_code == 200
     assert not_json.status_code == 415  # engine middleware
@@ -288,7 +290,9 @@ def test_v104_notes_answers_http_with_the_right_status_codes(
         missing = engine.http("GET", "/notes/nope")
         tagged = engine.http("GET", "/notes", query={"tag": "home"})
         engine.wait_until(lambda: ("tag-index", "home") in engine.state)
-        engine.wait_until(lambda: any(f == "notes-service::on-note-event" for f, _ in engine.fired))
+        engine.wait_until(
+            lambda: any(f == "notes-service::steps::on-note-event" for f, _ in engine.fired)
+        )
 
     assert (created.status_code, created.headers["location"]) == (201, f"/notes/{note_id}")
     assert created.body["tags"] == ["errands", "home"]
@@ -309,13 +313,15 @@ def test_edge_cases_still_start_and_serve_what_was_converted(
         item = engine.http("GET", "/items/7")
         streamed = engine.http("GET", "/stream-out")
         engine.call("state::set", {"scope": "s", "key": "k", "value": 1})
-        engine.wait_until(lambda: any(f == "edge-cases::state-watch" for f, _ in engine.fired))
+        engine.wait_until(
+            lambda: any(f == "edge-cases::steps::state-watch" for f, _ in engine.fired)
+        )
         functions = set(engine.functions)
 
     assert (item.status_code, item.body) == (200, {"id": "7", "step": "GetItem"})
     assert streamed.status_code == 500  # left as a TODO: the streaming response
-    assert "edge-cases::env-route::queue" in functions  # the readable trigger of two
-    assert "edge-cases::get-item-again" not in functions  # its route is a duplicate
+    assert "edge-cases::steps::env-route::queue" in functions  # the readable trigger of two
+    assert "edge-cases::steps::get-item-again" not in functions  # its route is a duplicate
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -464,7 +464,7 @@ def test_ctx_match_and_the_trigger_keep_each_triggers_identity(tmp_path: Path) -
     assert "return await match_trigger(trigger, input, {" in code
     assert 'return await handler(data, {"type": "queue", "index": 0, "topic": "t"})' in code
     assert '"index": 1, "method": "POST", "path": "/d"' in code
-    assert converted.registration.functions == ["w::dual::queue", "w::dual::http"]
+    assert converted.registration.functions == ["w::steps::dual::queue", "w::steps::dual::http"]
 
 
 def test_conditions_become_condition_functions_of_their_trigger(tmp_path: Path) -> None:
@@ -491,8 +491,8 @@ def test_conditions_become_condition_functions_of_their_trigger(tmp_path: Path) 
     code = module(converted, "src/steps/c.py")
     assert "async def allowed(request):" in code
     assert "def c_condition_1(input):" in code
-    assert 'iii.register_function("w::c::http::condition", handler_condition_http)' in code
-    assert '"condition_function_id": "w::c::queue::condition"' in code
+    assert 'iii.register_function("w::steps::c::http::condition", handler_condition_http)' in code
+    assert '"condition_function_id": "w::steps::c::queue::condition"' in code
     assert "return bool(await settle(allowed(data)))" in code
 
 
@@ -671,7 +671,7 @@ def test_engine_middleware_gets_the_engine_contract(tmp_path: Path) -> None:
     assert 'request = middleware_input.get("request") or {}' in code
     assert 'return {"action": "respond", "response": {"status_code": 401' in code
     assert 'return {"action": "continue"}' in code
-    assert '"middleware_function_ids": ["w::middleware::auth"]' in code
+    assert '"middleware_function_ids": ["w::steps::middleware::auth"]' in code
 
 
 def test_streaming_responses_stay_under_a_todo_and_the_module_still_registers(
@@ -695,7 +695,7 @@ def test_streaming_responses_stay_under_a_todo_and_the_module_still_registers(
 
     code = module(converted, "src/steps/sse.py")
     assert code.count("# TODO(motia-import): streaming request/response channels") == 2
-    assert 'iii.register_function("w::sse", handler' in code
+    assert 'iii.register_function("w::steps::sse", handler' in code
     assert any("streaming" in t for t in todos(converted))
 
 
