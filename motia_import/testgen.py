@@ -20,7 +20,7 @@ to date by hand as the steps change."""
 import json
 from typing import Any
 
-from src import main  # noqa: F401  (importing it registers every module)
+import src.steps  # noqa: F401  (importing the package registers every converted step)
 from tests.engine_double import EngineDouble
 
 EXPECTED_FUNCTIONS: set[str] = {functions}

@@ -161,7 +161,7 @@ def test_imported_project_passes_its_own_checks(
 
 @contextmanager
 def running(project: Project, name: str) -> Iterator[EngineDouble]:
-    engine = EngineDouble().start()
+    engine = EngineDouble.for_project(project.path).start()
     process = project.start_worker(engine.url, env={"SHOP_API_KEY": API_KEY})
     expected = expected_registration(project)
     try:
@@ -327,7 +327,7 @@ def test_edge_cases_still_start_and_serve_what_was_converted(
 @pytest.mark.parametrize("name", VARIANTS)
 def test_worker_stops_cleanly_on_sigterm(imported: Callable[[str], Project], name: str) -> None:
     project = imported(name)
-    engine = EngineDouble().start()
+    engine = EngineDouble.for_project(project.path).start()
     process = subprocess.Popen(
         [project.tool("python"), "-m", "src.main"],
         cwd=project.path,
