@@ -167,7 +167,9 @@ def running(project: Project, name: str) -> Iterator[EngineDouble]:
     try:
         engine.wait_until(
             lambda: (
-                set(engine.functions) >= expected[0] and len(engine.triggers) >= len(expected[1])
+                set(engine.functions) >= expected[0]
+                and len([t for t in engine.triggers.values() if t["function_id"] in expected[0]])
+                >= len(expected[1])
             ),
             timeout=60,
         )
