@@ -150,11 +150,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         source = generate(Path(temporary) / "motia-project", args.steps)
         conversions: list[float] = []
+        processor: list[float] = []
         converted = None
         for _ in range(args.runs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             converted = convert(read_project(source), "bench-flows")
             conversions.append(time.perf_counter() - start)
+            processor.append(time.process_time() - cpu)
         commands: list[float] = []
         for run in range(max(1, args.runs // 2)):
             start = time.perf_counter()
@@ -174,7 +176,8 @@ def main() -> None:
     print(f"{args.steps} steps, {len(converted.registration.triggers)} triggers, "
           f"{len(converted.files)} files written")  # fmt: skip
     print(f"conversion (in process), median of {args.runs}: {statistics.median(conversions):.2f} s "
-          f"(min {min(conversions):.2f} s; goal < 3 s on 2 cores)")  # fmt: skip
+          f"wall, {statistics.median(processor):.2f} s CPU (goal < 3 s on 2 cores; the conversion "
+          "is one thread, so on an idle machine wall time is about the CPU time)")  # fmt: skip
     print(f"whole command (fresh process, copier render, files), median of {len(commands)}: "
           f"{statistics.median(commands):.2f} s")  # fmt: skip
 

@@ -325,9 +325,13 @@ class ModuleRewriter(cst.CSTTransformer):
         for target in node.targets:
             self.assign_targets.add(id(target.target))
 
+    def trace_seen(self) -> bool:
+        """Whether the trace id was read so far in the enclosing functions (cheap to ask first)."""
+        return any("trace" in todos for todos in self.pending_todos)
+
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
         trace = self.trace_names[-1]
-        if trace is not None and len(self.trace_derived) > 1:
+        if trace is not None and len(self.trace_derived) > 1 and self.trace_seen():
             tainted = {trace, *self.trace_derived[-1]}
             value = code(updated_node.value)
             if any(re.search(rf"\b{re.escape(t)}\b", value) for t in tainted):
@@ -625,7 +629,7 @@ class ModuleRewriter(cst.CSTTransformer):
         invocation its own trace. Flags a state or stream call whose scope, key or group is the
         trace id, or a name computed from it."""
         trace = self.trace_names[-1]
-        if trace is None:
+        if trace is None or not self.trace_seen():
             return
         keys = [
             a
