@@ -1,8 +1,10 @@
-"""`python -m motia_import` on each fixture project in tests/motia_projects/, end to end: the
-command writes a project of this template without touching the source; the project installs the
-way its README says and passes its own checks; its worker registers the converted functions and
-triggers over the wire against the engine double and answers HTTP with the right status codes;
-importing again with --force gives the same tree; `copier update` keeps the converted code.
+"""`python -m motia_import` on each fixture project in tests/motia_projects/ (0.x, 1.0 RC, 1.0.4,
+the RC project again on the 0.11 line, and edge cases), end to end: the command writes a project
+of this template without touching the source; the project installs the way its README says and
+passes its own tests, ruff, ruff format and mypy; its worker registers the converted functions
+and triggers over the wire against the engine double (for the project's own run config),
+answers HTTP with the right status codes and stops cleanly; importing again with --force gives
+the same tree; `copier update` keeps the converted code.
 """
 
 import ast
