@@ -63,3 +63,27 @@ def rendered(tmp_path: Path) -> Callable[..., Path]:
         return render(tmp_path / "project", answers)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per image that tests/test_images.py built: Python, package manager, build time,
+    size, and whether its smoke test then passed (CI's record of both)."""
+    rows = [
+        (value, outcome)
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if isinstance(report, pytest.TestReport) and report.when == "call"
+        for name, value in report.user_properties
+        if name == "image" and isinstance(value, dict)
+    ]
+    if not rows:
+        return
+    terminalreporter.write_sep("-", "images built (sizes include the base image)")
+    for image, outcome in sorted(
+        rows, key=lambda row: (row[0]["python"], row[0]["package_manager"])
+    ):
+        terminalreporter.write_line(
+            f"Python {image['python']:<5} {image['package_manager']:<4}"
+            f" build {image['build_s']:5.1f} s  {image['mb']:4d} MB"
+            f" (base {image['base_mb']} MB)  smoke {outcome}"
+        )
