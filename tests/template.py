@@ -83,15 +83,17 @@ class Project:
         command: list[str] | None = None,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        keep_output: bool = False,
     ) -> "subprocess.Popen[bytes]":
         """Start the worker (`python -m src.main` unless told otherwise) against the engine at
-        `engine_url`, with telemetry off and its output dropped."""
+        `engine_url`, with telemetry off and its output dropped (or piped, with `keep_output`)."""
+        output = subprocess.PIPE if keep_output else subprocess.DEVNULL
         return subprocess.Popen(
             command or [self.tool("python"), "-m", "src.main"],
             cwd=cwd or self.path,
             env={**self.env, "III_URL": engine_url, "OTEL_ENABLED": "false", **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if keep_output else subprocess.DEVNULL,
         )
 
 

@@ -97,10 +97,10 @@ def test_added_handlers_coexist_and_survive_an_update(releases: Path, tmp_path: 
     assert all(f"    {name},\n" in main for name in ("orders", "reports", "nightly", "emails"))
     config = yaml.safe_load((project / "config.yaml").read_text())
     assert [worker["name"] for worker in config["workers"]] == [
-        "http",
-        "cron",
-        "queue",
-        "state",
+        "iii-http",
+        "iii-cron",
+        "iii-queue",
+        "iii-state",
         "iii-exec",
     ]
     assert '"iii-sdk==0.22.1"' in (project / "pyproject.toml").read_text()

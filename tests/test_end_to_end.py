@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -214,15 +215,19 @@ def test_stream_auth_turns_a_signed_token_into_a_context(worker: Running) -> Non
     assert anonymous == {"context": None}
 
     context = worker.engine.authenticate({"token": [signed("ada")]})
+    expired = worker.engine.authenticate({"token": [signed("ada", lifetime_seconds=-1)]})
 
     assert context == {"user_id": "ada"}
+    assert expired is None
     if "stream-join-leave" in worker.answers["triggers"]:
         assert worker.engine.join("chat", "room-1", context=context) is True
 
 
-def signed(user_id: str) -> str:
-    """A token as the generated `issue_token` makes them."""
-    return f"{user_id}.{hmac.new(STREAM_SECRET.encode(), user_id.encode(), hashlib.sha256).hexdigest()}"
+def signed(user_id: str, lifetime_seconds: int = 60) -> str:
+    """A token as the generated `issue_token` makes them: `<user_id>.<expires_at>.<signature>`."""
+    claims = f"{user_id}.{int(time.time()) + lifetime_seconds}"
+    signature = hmac.new(STREAM_SECRET.encode(), claims.encode(), hashlib.sha256).hexdigest()
+    return f"{claims}.{signature}"
 
 
 # Faults, on the all-triggers project.

@@ -1,4 +1,5 @@
-"""Shared test setup: every test runs against a engine double (see `engine_double.py`), never a real one.
+"""Shared test setup: every test runs against an engine double (see `engine_double.py`), never a
+real one.
 
 The worker's client reads III_URL when `src.lib.iii_client` is first imported, so the engine double
 starts here, before any test module imports a handler. Telemetry is off: it would open a second
@@ -7,7 +8,6 @@ connection to the engine.
 
 import os
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,11 +25,10 @@ def engine() -> EngineDouble:
     return ENGINE
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _shut_down_client() -> Iterator[None]:
-    yield
-    # The SDK's event-loop thread is not a daemon: without shutdown() pytest would never exit.
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the worker's client however the session ends, collection errors included: the SDK's
+    event-loop thread is not a daemon, so without this pytest would never exit."""
     client = sys.modules.get("src.lib.iii_client")
     if client is not None:
-        client.iii.shutdown()
+        client.stop_client()
     ENGINE.stop()
