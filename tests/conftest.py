@@ -67,23 +67,21 @@ def rendered(tmp_path: Path) -> Callable[..., Path]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line per image that tests/test_images.py built: Python, package manager, build time,
-    size, and whether its smoke test then passed (CI's record of both)."""
-    rows = [
-        (value, outcome)
-        for outcome in ("passed", "failed")
-        for report in terminalreporter.stats.get(outcome, [])
-        if isinstance(report, pytest.TestReport) and report.when == "call"
-        for name, value in report.user_properties
-        if name == "image" and isinstance(value, dict)
-    ]
+    size, whether its smoke test then passed and how long `docker stop` took (CI's record)."""
+    rows = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            properties = dict(getattr(report, "user_properties", []))
+            image = properties.get("image")
+            if isinstance(image, dict) and getattr(report, "when", "") == "call":
+                rows.append((image["python"], image["package_manager"], image, properties, outcome))
     if not rows:
         return
     terminalreporter.write_sep("-", "images built (sizes include the base image)")
-    for image, outcome in sorted(
-        rows, key=lambda row: (row[0]["python"], row[0]["package_manager"])
-    ):
+    for python, package_manager, image, properties, outcome in sorted(rows, key=lambda r: r[:2]):
+        stopped = properties.get("stopped_in_s")
         terminalreporter.write_line(
-            f"Python {image['python']:<5} {image['package_manager']:<4}"
-            f" build {image['build_s']:5.1f} s  {image['mb']:4d} MB"
-            f" (base {image['base_mb']} MB)  smoke {outcome}"
+            f"Python {python:<5} {package_manager:<4} build {image['build_s']:5.1f} s"
+            f"  {image['mb']:4d} MB (base {image['base_mb']} MB)  smoke {outcome}"
+            + (f", docker stop {stopped} s" if stopped is not None else "")
         )
