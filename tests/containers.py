@@ -52,7 +52,7 @@ def base_problem(python: str) -> str | None:
     if problem := engine_problem():
         return problem
     if docker("image", "inspect", f"python:{python}-slim", timeout=30).returncode != 0:
-        return f"no python:{python}-slim base image here (Docker Hub is unreachable; {SETUP})"
+        return f"no python:{python}-slim base image here (.ci/container-engine makes stand-ins)"
     return None
 
 
