@@ -25,12 +25,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.template import (
+from harness.kinds import expected
+from harness.projects import (
     ENGINE_DOUBLE_DIR,
     RENDERS,
     Project,
     build,
-    expected,
     kill_if_running,
     render,
 )

@@ -16,8 +16,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from tests import containers
-from tests.template import RENDERS, render
+from harness import containers
+from harness.projects import RENDERS, render
 
 
 def measure(python: str, package_manager: str, where: Path) -> str:

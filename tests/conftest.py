@@ -1,24 +1,34 @@
 """Fixtures shared by the template's tests."""
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
 from filelock import FileLock
 
-from tests.releases import make_releases
-from tests.template import (
+from harness.projects import (
     ENGINE_DOUBLE_DIR,
     RENDERS,
     Project,
+    PythonMissing,
     build,
     project_at,
-    python_for,
     render,
+    snapshot,
 )
+from tests.releases import make_releases
 
 sys.path.insert(0, str(ENGINE_DOUBLE_DIR))  # `import engine_double`, as generated projects do
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A test that builds a render whose Python is not installed here is skipped with the reason."""
+    try:
+        return (yield)
+    except PythonMissing as missing:
+        pytest.skip(str(missing))
 
 
 @pytest.fixture(scope="session")
@@ -33,17 +43,15 @@ def built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callable[
     def get(name: str) -> Project:
         if name not in projects:
             answers = RENDERS[name]
-            version = answers.get("python_version", "3.12")
-            if python_for(version) is None:
-                pytest.skip(
-                    f"Python {version} is not installed here (set PYENV_VERSION to reach it)"
-                )
             path = shared / name / answers.get("worker_name", "my-worker")
-            with FileLock(shared / f"{name}.lock"):
-                if (path / ".venv").is_dir():
-                    projects[name] = project_at(path, answers, name)
-                else:
-                    projects[name] = build(render(path, answers), answers, name)
+            try:
+                with FileLock(shared / f"{name}.lock"):
+                    if (path / ".venv").is_dir():
+                        projects[name] = project_at(path, answers, name)
+                    else:
+                        projects[name] = build(render(path, answers), answers, name)
+            except PythonMissing as missing:
+                pytest.skip(str(missing))
         return projects[name]
 
     return get
@@ -55,12 +63,18 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_releases(tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def template_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template's working tree in a plain folder, which renders without a git clone."""
+    return snapshot(tmp_path_factory.mktemp("template"))
+
+
 @pytest.fixture
-def rendered(tmp_path: Path) -> Callable[..., Path]:
+def rendered(tmp_path: Path, template_copy: Path) -> Callable[..., Path]:
     """Render with the given answers (defaults for the rest) into a fresh directory."""
 
     def make(**answers: object) -> Path:
-        return render(tmp_path / "project", answers)
+        return render(tmp_path / "project", answers, template_copy)
 
     return make
 

@@ -5,7 +5,6 @@ and 2.0.0 (the working tree, which pins 0.22.1).
 """
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import copier
 import pytest
 
-from tests.template import TEMPLATE
+from harness.projects import snapshot
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Template Tests",
@@ -45,18 +44,7 @@ def commit_all(repo: Path, message: str) -> None:
 
 def make_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository of this template with releases 1.0.0 and 2.0.0."""
-    repo = tmp_path_factory.mktemp("template-releases")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for name in listed:
-        if (TEMPLATE / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE / name, repo / name)
+    repo = snapshot(tmp_path_factory.mktemp("template-releases"))
     git(repo, "init", "-q", "-b", "main")
     lines = repo / "lines.yml"
     current = lines.read_text()
@@ -78,7 +66,6 @@ def copy(releases: Path, destination: Path, version: str, answers: dict[str, Any
         defaults=True,
         vcs_ref=version,
         quiet=True,
-        unsafe=True,
     )
     git(destination, "init", "-q", "-b", "main")
     commit_all(destination, "generated")
@@ -86,6 +73,7 @@ def copy(releases: Path, destination: Path, version: str, answers: dict[str, Any
 
 
 def update(project: Path, version: str, **answers: Any) -> None:
+    """`copier update` as anyone can run it: no --trust (the template has no tasks or migrations)."""
     copier.run_update(
         project,
         data=answers,
@@ -93,7 +81,6 @@ def update(project: Path, version: str, **answers: Any) -> None:
         overwrite=True,
         vcs_ref=version,
         quiet=True,
-        unsafe=True,
     )
 
 

@@ -1,56 +1,125 @@
 """Handlers of any kind, with their own names, can be added to an existing project
 (`scripts/add_handler.py`, shipped from hooks/add_handler.py), several of the same kind side by
-side, and `copier update` keeps them."""
+side, and `copier update` keeps them. copier.yml is the only check of a new handler: the script
+passes its refusal on, and nothing changes."""
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
+from harness.projects import build
 from hooks import add_handler
 from tests.releases import GIT_ENV, commit_all, copy, leftovers, update
-from tests.template import build
 
-Render = Callable[..., Path]
+ANSWERS = {"triggers": ["http", "queue", "stream-auth"], "iii_line": "0.22"}
+
+
+@pytest.fixture
+def project(releases: Path, tmp_path: Path) -> Path:
+    """A committed project of template release 2.0.0."""
+    return copy(releases, tmp_path / "worker", "2.0.0", ANSWERS)
+
+
+def add(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the project's own copy of the script, as a user would, with copier installed."""
+    env = {
+        **os.environ,
+        **GIT_ENV,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    return subprocess.run(
+        [sys.executable, "scripts/add_handler.py", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def files_of(project: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(project)): p.read_bytes()
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["grpc", "orders"], "unknown kind 'grpc'"),
-        (["http", "Orders", "--path", "/orders"], "is not a module name"),
-        (["http", "class", "--path", "/orders"], "is not a module name"),
-        (["http", "items", "--path", "/more-items"], "src/handlers/items.py already exists"),
-        (["http", "orders"], "needs --path"),
-        (["http", "orders", "--path", "orders"], "--path 'orders' is not allowed"),
-        (["cron", "nightly", "--expression", "0 3 * * *"], "6 fields with seconds first"),
-        (["queue", "emails", "--topic", "emails topic"], "is not allowed"),
-        (["stream", "chat", "--stream", "Chat"], "is not allowed"),
-        (["state", "audit", "--path", "/audit"], "takes no --path"),
-        (["stream-auth", "auth2"], "one stream auth_function"),
+        (["http", "class", "--path", "/orders"], "class is taken by Python"),
+        (["http", "orders"], "orders: Use a path like /orders"),
+        (["cron", "nightly", "--expression", "0 3 * * *"], "Did you mean: 0 0 3 * * *"),
+        (["stream-auth", "auth2"], "at most 1 stream-auth handler"),
+        (["state", "audit", "--path", "/audit"], "audit takes no path"),
+        (["grpc", "calls"], "Use a kind like http or cron (grpc is not one)"),
     ],
 )
-def test_refuses_a_bad_handler_with_the_reason_and_changes_nothing(
-    rendered: Render, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+def test_copier_refuses_a_bad_handler_with_the_reason_and_nothing_changes(
+    project: Path, args: list[str], message: str
 ) -> None:
-    project = rendered(triggers=["http", "stream-auth"])
-    before = sorted(p.name for p in (project / "src" / "handlers").iterdir())
+    before = files_of(project)
 
-    assert add_handler.main([*args, "--project", str(project)]) == 2
+    result = add(project, *args)
 
-    assert message in capsys.readouterr().err
-    assert sorted(p.name for p in (project / "src" / "handlers").iterdir()) == before
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert result.stderr.startswith("add_handler: ") and "Traceback" not in result.stderr
+    assert files_of(project) == before
 
 
-def test_dry_run_prints_the_update_that_keeps_earlier_extras(
-    rendered: Render, capsys: pytest.CaptureFixture[str]
+def test_refuses_a_name_whose_module_you_wrote_by_hand(project: Path) -> None:
+    (project / "src" / "handlers" / "reports.py").write_text('"""Ours."""\n')
+    commit_all(project, "our module")
+
+    result = add(project, "http", "reports", "--path", "/reports")
+
+    assert result.returncode == 2
+    assert "src/handlers/reports.py already exists" in result.stderr
+    assert (project / "src" / "handlers" / "reports.py").read_text() == '"""Ours."""\n'
+
+
+def test_refuses_to_run_on_uncommitted_work(project: Path) -> None:
+    (project / "README.md").write_text("changed\n")
+
+    result = add(project, "http", "orders", "--path", "/orders")
+
+    assert result.returncode == 2
+    assert "commit or stash your changes first" in result.stderr
+    assert (project / "README.md").read_text() == "changed\n"
+
+
+def test_refuses_outside_a_git_repository_and_says_how_to_start_one(
+    project: Path, tmp_path: Path
 ) -> None:
-    earlier = [{"kind": "http", "name": "orders", "path": "/orders"}]
-    project = rendered(triggers=["http"], extra_handlers=earlier)
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / ".copier-answers.yml").write_text((project / ".copier-answers.yml").read_text())
+
+    assert add_handler.main(["http", "orders", "--path", "/orders", "--project", str(loose)]) == 2
+
+
+def test_refuses_outside_a_generated_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        add_handler.main(["http", "orders", "--path", "/orders", "--project", str(tmp_path)]) == 2
+    )
+
+    assert "run this in a worker made by copier-iii-worker" in capsys.readouterr().err
+
+
+def test_dry_run_prints_the_update_that_keeps_earlier_handlers(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert add(project, "http", "orders", "--path=/orders").returncode == 0
+    commit_all(project, "add orders")
 
     code = add_handler.main(
         ["cron", "nightly", "--expression", "0 0 3 * * *", "--dry-run", "--project", str(project)]
@@ -58,55 +127,40 @@ def test_dry_run_prints_the_update_that_keeps_earlier_extras(
 
     assert code == 0
     printed = capsys.readouterr().out
-    assert "copier update --trust --defaults --vcs-ref=:current:" in printed
+    assert "copier update --defaults --vcs-ref=:current:" in printed and "--trust" not in printed
     assert '"name": "orders"' in printed and '"name": "nightly"' in printed
 
 
-def add(project: Path, *args: str) -> None:
-    """Run the project's own copy of the script, as a user would, with copier on PATH."""
-    env = {
-        **os.environ,
-        **GIT_ENV,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    result = subprocess.run(
-        [sys.executable, "scripts/add_handler.py", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    commit_all(project, f"add {args[1]}")
-
-
+@pytest.mark.slow
 def test_added_handlers_coexist_and_survive_an_update(releases: Path, tmp_path: Path) -> None:
-    answers = {"triggers": ["http", "queue"], "iii_line": "0.22"}
-    project = copy(releases, tmp_path / "worker", "1.0.0", answers)
+    project = copy(releases, tmp_path / "worker", "1.0.0", ANSWERS)
 
-    add(project, "http", "orders", "--path", "/orders")
-    add(project, "http", "reports", "--path", "/reports")
-    add(project, "cron", "nightly", "--expression", "0 0 3 * * *")
-    add(project, "queue", "emails", "--topic", "emails.send")
+    for args in (
+        ["http", "orders", "--path", "/orders"],
+        ["http", "reports", "--path", "/reports"],
+        ["cron", "nightly", "--expression", "0 0 3 * * *"],
+        ["queue", "emails", "--topic", "emails.send"],
+        ["subscribe", "alerts", "--topic", "alerts.fired"],
+    ):
+        result = add(project, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        commit_all(project, f"add {args[1]}")
     update(project, "2.0.0")
 
     handlers = {p.stem for p in (project / "src" / "handlers").glob("*.py")}
-    assert handlers == {"__init__", "items", "jobs", "orders", "reports", "nightly", "emails"}
+    assert handlers == {
+        "__init__", "items", "jobs", "stream_auth", "orders", "reports", "nightly", "emails", "alerts",
+    }  # fmt: skip
     main = (project / "src" / "main.py").read_text()
-    assert all(f"    {name},\n" in main for name in ("orders", "reports", "nightly", "emails"))
+    assert all(f"import src.handlers.{name}\n" in main for name in ("orders", "nightly", "alerts"))
     config = yaml.safe_load((project / "config.yaml").read_text())
     assert [worker["name"] for worker in config["workers"]] == [
-        "iii-http",
-        "iii-cron",
-        "iii-queue",
-        "iii-state",
-        "iii-exec",
-    ]
+        "iii-http", "iii-cron", "iii-queue", "iii-pubsub", "iii-state", "iii-stream", "iii-exec",
+    ]  # fmt: skip
     assert '"iii-sdk==0.22.1"' in (project / "pyproject.toml").read_text()
     kept = yaml.safe_load((project / ".copier-answers.yml").read_text())["extra_handlers"]
-    assert [h["name"] for h in kept] == ["orders", "reports", "nightly", "emails"]
+    assert [h["name"] for h in kept] == ["orders", "reports", "nightly", "emails", "alerts"]
     assert leftovers(project) == []
-    installed = build(project, answers)
+    installed = build(project, ANSWERS)
     result = installed.run(installed.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 from engine_double import EngineDouble, InvocationFailed
 
-from tests.template import RENDERS, Project, answers_of, expected, kill_if_running
+from harness.kinds import expected
+from harness.projects import RENDERS, Project, answers_of, kill_if_running
+
+pytestmark = pytest.mark.slow
 
 API_KEY = "e2e-api-key"
 STREAM_SECRET = "e2e-stream-secret"
@@ -66,11 +69,7 @@ class Running:
 
 @contextmanager
 def running_worker(project: Project, **env: str) -> Iterator[Running]:
-    answers = answers_of(project.name)
-    auth = (
-        f"{answers['worker_name']}::stream-auth" if "stream-auth" in answers["triggers"] else None
-    )
-    engine = EngineDouble(auth_function=auth).start()
+    engine = EngineDouble.for_project(project.path).start()
     process = project.start_worker(engine.url, env=env)
     worker = Running(project, engine, process)
     try:
@@ -171,6 +170,16 @@ def test_a_published_job_reaches_the_subscriber(worker: Running) -> None:
 
     assert worker.engine.invoke(worker.prefix + "jobs::publish", job)["published"] is True
     worker.engine.wait_until(lambda: (worker.prefix + "jobs::process", job) in worker.engine.fired)
+
+
+@pytest.mark.parametrize("worker", with_kind("subscribe"), indirect=True)
+def test_a_pubsub_message_reaches_the_subscriber(worker: Running) -> None:
+    message = {"kind": "price-changed", "sku": "tea-1"}
+
+    assert worker.engine.invoke(worker.prefix + "broadcasts::publish", message)["published"] is True
+    worker.engine.wait_until(
+        lambda: (worker.prefix + "broadcasts::on-message", message) in worker.engine.fired
+    )
 
 
 @pytest.mark.parametrize("worker", with_kind("state"), indirect=True)

@@ -3,6 +3,7 @@
 Each render is built once per test run (see `built` in conftest.py) and shared by its tests.
 """
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 from engine_double import EngineDouble
 
-from tests.template import RENDERS, Project, kill_if_running
+from harness.projects import RENDERS, Project, kill_if_running
+from tests.releases import GIT_ENV, commit_all, git
 
+pytestmark = pytest.mark.slow
 NAMES = list(RENDERS)
 
 
@@ -106,3 +109,41 @@ def test_installed_wheel_runs_as_python_m_src_main(
     finally:
         kill_if_running(worker)
         engine.stop()
+
+
+@pytest.mark.parametrize("name", ["http", "all-pip"])
+def test_project_passes_its_pre_commit_hooks_and_they_catch_update_leftovers(
+    built: Callable[[str], Project], name: str, tmp_path: Path
+) -> None:
+    """The hooks CI runs (.pre-commit-config.yaml): ruff, mypy, the tests, and the guards against
+    what a `copier update` that could not merge leaves behind. On a committed copy of the project
+    that shares its .venv."""
+    project = built(name)
+    copy = tmp_path / "project"
+    shutil.copytree(
+        project.path, copy, ignore=shutil.ignore_patterns(".venv", "*_cache", "__pycache__")
+    )
+    (copy / ".venv").symlink_to(project.path / ".venv")
+    git(copy, "init", "-q", "-b", "main")
+    commit_all(copy, "generated")
+    env = {**project.env, **GIT_ENV, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit")}
+
+    def hooks() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [project.tool("pre-commit"), "run", "--all-files"],
+            cwd=copy, env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+
+    clean = hooks()
+    (copy / "pyproject.toml.rej").write_text("@@ the pin copier could not move @@\n")
+    with (copy / "README.md").open("a") as readme:
+        readme.write(
+            "<" * 7 + " before updating\nours\n" + "=" * 7 + "\ntheirs\n" + ">" * 7 + " after\n"
+        )
+    git(copy, "add", "-A")
+    leftovers = hooks()
+
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert leftovers.returncode == 1
+    assert "no .rej files" in leftovers.stdout and "pyproject.toml.rej" in leftovers.stdout
+    assert "no conflict markers" in leftovers.stdout and "README.md" in leftovers.stdout

@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 from engine_double import EngineDouble
 
-from tests import containers
-from tests.template import RENDERS, answers_of, expected, project_at, python_for, render
+from harness import containers
+from harness.kinds import expected
+from harness.projects import RENDERS, answers_of, project_at, render
+
+pytestmark = pytest.mark.slow
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 PACKAGE_MANAGERS = ["uv", "pip"]
@@ -56,17 +59,17 @@ def proc_1(container: str, file: str) -> str:
     return read.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("package_manager", PACKAGE_MANAGERS)
 @pytest.mark.parametrize("python", PYTHONS)
 def test_fresh_project_image_serves_as_a_non_root_pid_1_worker_and_stops_cleanly(
     python: str,
     package_manager: str,
     tmp_path: Path,
+    template_copy: Path,
     record_property: Callable[[str, object], None],
 ) -> None:
     usable(python)
-    project = render(tmp_path / "orders-worker", answers(python, package_manager))
+    project = render(tmp_path / "orders-worker", answers(python, package_manager), template_copy)
     assert not (project / "uv.lock").exists()
     tag, build = built_image(project, f"{package_manager}-{python}")
     try:
@@ -134,13 +137,11 @@ def smoke(engine: EngineDouble, container: str) -> float:
 # uv's lock, on 3.11 (the base image every engine setup has).
 
 
-def locked_project(tmp_path: Path) -> Path:
+def locked_project(tmp_path: Path, template: Path) -> Path:
     """A fresh uv project, locked on the host with websockets held at 13.1, below its newest
     release: an image that installs the lock has 13.1, one that locked itself would not."""
-    if python_for("3.11") is None:
-        pytest.skip("Python 3.11 is not installed here (uv lock needs it)")
     uv_answers = answers("3.11", "uv")
-    project = project_at(render(tmp_path / "orders-worker", uv_answers), uv_answers)
+    project = project_at(render(tmp_path / "orders-worker", uv_answers, template), uv_answers)
     uv = shutil.which("uv") or "uv"
     for step in (["lock"], ["lock", "--upgrade-package", "websockets==13.1"]):
         result = project.run(uv, *step)
@@ -148,10 +149,9 @@ def locked_project(tmp_path: Path) -> Path:
     return project.path
 
 
-@pytest.mark.slow
-def test_uv_image_installs_the_committed_lock(tmp_path: Path) -> None:
+def test_uv_image_installs_the_committed_lock(tmp_path: Path, template_copy: Path) -> None:
     usable("3.11")
-    project = locked_project(tmp_path)
+    project = locked_project(tmp_path, template_copy)
     tag, build = built_image(project, "uv-lock")
     try:
         assert not NO_LOCK.search(build.log)
@@ -164,10 +164,9 @@ def test_uv_image_installs_the_committed_lock(tmp_path: Path) -> None:
         containers.remove_image(tag)
 
 
-@pytest.mark.slow
-def test_uv_image_refuses_a_stale_lock(tmp_path: Path) -> None:
+def test_uv_image_refuses_a_stale_lock(tmp_path: Path, template_copy: Path) -> None:
     usable("3.11")
-    project = locked_project(tmp_path)
+    project = locked_project(tmp_path, template_copy)
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"iii-sdk==', '"idna",\n    "iii-sdk=='))
 

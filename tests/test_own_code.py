@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.template import TEMPLATE
+from harness.projects import TEMPLATE
 
 BIN = Path(sys.executable).parent
 

@@ -21,12 +21,16 @@ import pytest
 from iii import InitOptions
 from iii.iii import III
 
-from tests.template import Project, answers_of, expected
+from harness.kinds import expected
+from harness.projects import Project, answers_of
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("iii") is None,
-    reason="no `iii` engine on PATH: install iii 0.25 to run the end-to-end checks against it",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("iii") is None,
+        reason="no `iii` engine on PATH: install iii 0.25 to run the end-to-end checks against it",
+    ),
+]
 
 API_KEY = "real-engine-api-key"
 HTTP = "http://127.0.0.1:3111"

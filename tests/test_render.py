@@ -6,24 +6,17 @@ import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.template import RENDERS, TEMPLATE
+from harness.kinds import KINDS, OFFERED, registrations
+from harness.projects import DEFAULTS, RENDERS, TEMPLATE
 
 Render = Callable[..., Path]
 
-MODULES = {
-    "http": "items",
-    "http-middleware": "admin",
-    "cron": "heartbeat",
-    "queue": "jobs",
-    "state": "state_changes",
-    "stream": "stream_changes",
-    "stream-join-leave": "stream_presence",
-    "stream-auth": "stream_auth",
-}
+MODULES = {kind: KINDS[kind]["module"] for kind in OFFERED}
 
 
 def files(root: Path) -> set[str]:
@@ -40,7 +33,7 @@ def test_each_trigger_kind_renders_its_handler_its_test_and_the_import(
     handlers = {p.name for p in (project / "src" / "handlers").glob("*.py")}
     assert handlers == {"__init__.py", f"{module}.py"}
     assert (project / "tests" / f"test_{module}.py").is_file()
-    assert f"    {module},\n" in (project / "src" / "main.py").read_text()
+    assert f"\nimport src.handlers.{module}\n" in (project / "src" / "main.py").read_text()
 
 
 def test_no_trigger_renders_one_plain_function(rendered: Render) -> None:
@@ -63,7 +56,7 @@ def test_answers_file_keeps_answers_but_not_computed_values(rendered: Render) ->
 
     assert answers["worker_name"] == "orders-worker"
     assert answers["iii_line"] == "0.25"
-    assert {"line", "handlers", "summary"}.isdisjoint(answers)
+    assert {"catalogue", "chosen_handlers", "handlers", "line", "summary"}.isdisjoint(answers)
 
 
 def test_pyproject_pins_the_sdk_of_the_line(rendered: Render) -> None:
@@ -128,6 +121,7 @@ def test_worker_compose_uses_only_keys_the_engine_accepts(rendered: Render, name
         (["http-middleware"], {"http"}),
         (["cron"], {"cron", "state"}),
         (["queue"], {"queue"}),
+        (["subscribe"], {"pubsub"}),
         (["state"], {"state"}),
         (["stream", "stream-join-leave", "stream-auth"], set()),
     ],
@@ -261,3 +255,82 @@ def test_projects_carry_the_add_handler_script_verbatim(rendered: Render) -> Non
     shipped = (rendered() / "scripts" / "add_handler.py").read_text()
 
     assert shipped == (TEMPLATE / "hooks" / "add_handler.py").read_text()
+
+
+def literal(source: str, name: str) -> Any:
+    """The value of a module-level assignment to `name` (`set()` included)."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            if isinstance(target, ast.Name) and target.id == name:
+                if isinstance(node.value, ast.Call):  # set()
+                    return set()
+                return ast.literal_eval(node.value)
+    raise LookupError(name)
+
+
+EXTRAS = [
+    {"kind": "http", "name": "orders", "path": "/orders"},
+    {"kind": "subscribe", "name": "alerts", "topic": "alerts.fired"},
+    {"kind": "cron", "name": "nightly", "expression": "0 0 3 * * *"},
+]
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"triggers": OFFERED},
+        {"triggers": []},
+        {"triggers": ["http"], "extra_handlers": EXTRAS},
+        {"worker_name": "payments-reconciliation-worker", "triggers": ["stream", "queue"]},
+    ],
+    ids=["every kind", "none", "with added handlers", "long names"],
+)
+def test_test_main_expects_what_the_catalogue_says_each_handler_registers(
+    rendered: Render, answers: dict[str, Any]
+) -> None:
+    full = {**DEFAULTS, "queue_topic": "{worker}.jobs", **answers}
+    full["queue_topic"] = full["queue_topic"].replace("{worker}", full["worker_name"])
+    functions, triggers = registrations(full)
+    source = (rendered(**answers) / "tests" / "test_main.py").read_text()
+
+    assert literal(source, "EXPECTED_FUNCTIONS") == functions
+    assert sorted(map(repr, literal(source, "EXPECTED_TRIGGERS"))) == sorted(map(repr, triggers))
+
+
+def test_own_modules_are_imported_and_served_and_replace_the_sample_function(
+    rendered: Render,
+) -> None:
+    project = rendered(triggers=[], own_modules=[{"module": "steps", "needs": ["http", "queue"]}])
+
+    main = (project / "src" / "main.py").read_text()
+    assert "\nimport src.steps\n" in main and "src.handlers" not in main
+    assert {p.name for p in (project / "src" / "handlers").glob("*.py")} == {"__init__.py"}
+    assert set(compose(project)["containers"]) == {"http", "queue", "my-worker"}
+    assert (
+        "set(engine.functions) >= EXPECTED_FUNCTIONS"
+        in (project / "tests" / "test_main.py").read_text()
+    )
+
+
+@pytest.mark.parametrize(("line", "name"), [("0.22", "iii-pubsub"), ("0.11", "iii-pubsub")])
+def test_pubsub_runs_under_the_lines_built_in_name(rendered: Render, line: str, name: str) -> None:
+    config = yaml.safe_load(
+        (rendered(triggers=["subscribe"], iii_line=line) / "config.yaml").read_text()
+    )
+
+    assert [worker["name"] for worker in config["workers"]] == [name, "iii-exec"]
+
+
+def test_projects_carry_their_update_tools_as_dev_dependencies(rendered: Render) -> None:
+    pyproject = tomllib.loads((rendered() / "pyproject.toml").read_text())
+    dev = " ".join(pyproject["dependency-groups"]["dev"])
+
+    for tool in ("copier", "libcst", "pre-commit", "pyyaml"):
+        assert tool in dev
+
+
+def test_projects_carry_the_move_line_script_verbatim(rendered: Render) -> None:
+    shipped = (rendered() / "scripts" / "move_line.py").read_text()
+
+    assert shipped == (TEMPLATE / "hooks" / "move_line.py").read_text()

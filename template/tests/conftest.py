@@ -8,12 +8,14 @@ connection to the engine.
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.engine_double import EngineDouble
 
-ENGINE = EngineDouble().start()
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ENGINE = EngineDouble.for_project(PROJECT_ROOT).start()
 os.environ["III_URL"] = ENGINE.url
 os.environ["OTEL_ENABLED"] = "false"
 

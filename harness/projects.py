@@ -1,10 +1,9 @@
-"""Rendering the template and building what it renders, for the tests (and the benchmarks)."""
+"""Rendering the template and building what it renders, for the tests and the benchmarks."""
 
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -13,24 +12,57 @@ from typing import Any
 import copier
 import yaml
 
-TEMPLATE = Path(__file__).resolve().parents[1]
+TEMPLATE = Path(__file__).resolve().parents[1]  # the template repository
 # The engine double ships to generated projects as plain Python; the template's tests use it too.
 ENGINE_DOUBLE_DIR = TEMPLATE / "template" / "tests"
 RENDERS: dict[str, dict[str, Any]] = yaml.safe_load(
     (TEMPLATE / "tests" / "renders.yml").read_text()
 )
+# The plain (non-Jinja) defaults of copier.yml's questions.
+DEFAULTS = {
+    name: question["default"]
+    for name, question in yaml.safe_load((TEMPLATE / "copier.yml").read_text()).items()
+    if isinstance(question, dict)
+    and isinstance(question.get("default"), str)
+    and "{{" not in question["default"]
+}
 
 
-def render(destination: Path, answers: dict[str, Any]) -> Path:
-    """`copier copy --defaults` of the working tree (uncommitted changes included) with `answers`."""
+def answers_of(name: str) -> dict[str, Any]:
+    """A render's answers, with the template's defaults for what it leaves out."""
+    answers = {**DEFAULTS, **RENDERS[name]}
+    answers.setdefault("queue_topic", f"{answers['worker_name']}.jobs")
+    return answers
+
+
+def render(destination: Path, answers: dict[str, Any], source: Path = TEMPLATE) -> Path:
+    """`copier copy --defaults` with `answers` of the working tree (uncommitted changes included),
+    or of `source`: a plain folder (see `snapshot`) renders without a git clone, twice as fast."""
     copier.run_copy(
-        str(TEMPLATE),
+        str(source),
         destination,
         data=answers,
         defaults=True,
         vcs_ref="HEAD",
         quiet=True,
     )
+    return destination
+
+
+def snapshot(destination: Path) -> Path:
+    """The template's files as git sees them in the working tree (tracked, or new and not ignored),
+    copied into a plain folder."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        if (TEMPLATE / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, destination / name)
     return destination
 
 
@@ -103,11 +135,16 @@ def kill_if_running(process: "subprocess.Popen[bytes]") -> None:
         process.wait()
 
 
+class PythonMissing(LookupError):
+    """The Python a render asks for is not installed here (callers skip with this reason)."""
+
+
 def project_at(path: Path, answers: dict[str, Any], name: str = "") -> Project:
     """A rendered project at `path`, with the environment its commands run in."""
-    python = python_for(answers.get("python_version", "3.12"))
+    version = str(answers.get("python_version", DEFAULTS["python_version"]))
+    python = python_for(version)
     if python is None:
-        raise LookupError(f"no Python {answers.get('python_version', '3.12')} on this machine")
+        raise PythonMissing(f"Python {version} is not installed here (PYENV_VERSION reaches it)")
     env = {
         **os.environ,
         "UV_PYTHON": python,
@@ -137,84 +174,3 @@ def build(path: Path, answers: dict[str, Any], name: str = "") -> Project:
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(step)} failed:\n{result.stdout}\n{result.stderr}")
     return project
-
-
-# What each trigger kind's module registers: function-id suffixes and (type, suffix, config).
-Registrations = tuple[set[str], list[tuple[str, str, dict[str, Any]]]]
-REGISTRATIONS: dict[str, Callable[[dict[str, Any]], Registrations]] = {
-    "http": lambda a: (
-        {"items::create", "items::get"},
-        [
-            ("http", "items::create", {"api_path": a["http_path"], "http_method": "POST"}),
-            ("http", "items::get", {"api_path": a["http_path"] + "/:id", "http_method": "GET"}),
-        ],
-    ),
-    "http-middleware": lambda a: (
-        {"admin::require-api-key", "admin::status"},
-        [
-            (
-                "http",
-                "admin::status",
-                {
-                    "api_path": "/admin/status",
-                    "http_method": "GET",
-                    "middleware_function_ids": [a["worker_name"] + "::admin::require-api-key"],
-                },
-            )
-        ],
-    ),
-    "cron": lambda a: (
-        {"heartbeat"},
-        [("cron", "heartbeat", {"expression": a["cron_expression"]})],
-    ),
-    "queue": lambda a: (
-        {"jobs::publish", "jobs::process"},
-        [
-            (
-                "durable:subscriber",
-                "jobs::process",
-                {"topic": a["queue_topic"], "queue_config": {"maxRetries": 3}},
-            )
-        ],
-    ),
-    "state": lambda a: ({"state-changes"}, [("state", "state-changes", {})]),
-    "stream": lambda a: (
-        {"stream-changes"},
-        [("stream", "stream-changes", {"stream_name": a["stream_name"]})],
-    ),
-    "stream-join-leave": lambda a: (
-        {"stream-presence::join", "stream-presence::leave"},
-        [
-            ("stream:join", "stream-presence::join", {}),
-            ("stream:leave", "stream-presence::leave", {}),
-        ],
-    ),
-    "stream-auth": lambda a: ({"stream-auth"}, []),
-}
-# The plain (non-Jinja) defaults of copier.yml's questions.
-DEFAULTS = {
-    name: question["default"]
-    for name, question in yaml.safe_load((TEMPLATE / "copier.yml").read_text()).items()
-    if isinstance(question, dict)
-    and isinstance(question.get("default"), str)
-    and "{{" not in question["default"]
-}
-
-
-def answers_of(name: str) -> dict[str, Any]:
-    """A render's answers, with the template's defaults for what it leaves out."""
-    answers = {**DEFAULTS, **RENDERS[name]}
-    answers.setdefault("queue_topic", f"{answers['worker_name']}.jobs")
-    return answers
-
-
-def expected(name: str) -> tuple[set[str], list[str]]:
-    answers = answers_of(name)
-    prefix = answers["worker_name"] + "::"
-    functions: set[str] = set() if answers["triggers"] else {"greet"}
-    triggers: list[tuple[str, str, dict[str, Any]]] = []
-    for kind in answers["triggers"]:
-        kind_functions, kind_triggers = REGISTRATIONS[kind](answers)
-        functions |= kind_functions
-        triggers += kind_triggers
-    return {prefix + f for f in functions}, sorted(repr((t, prefix + f, c)) for t, f, c in triggers)
