@@ -49,12 +49,24 @@ def chosen_handlers(answers: dict[str, Any]) -> list[dict[str, Any]]:
     return handlers
 
 
+def all_handlers(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chosen and added handlers, then those that come with an engine worker they use."""
+    listed = chosen_handlers(answers) + list(answers.get("extra_handlers") or [])
+    used = {engine for handler in listed for engine in KINDS[handler["kind"]]["engine"]}
+    used |= {engine for own in answers.get("own_modules") or [] for engine in own.get("needs", [])}
+    for kind_name, kind in KINDS.items():
+        if kind.get("with_engine") in used:
+            defaults = {param: source["default"] for param, source in kind["params"].items()}
+            listed.append({"kind": kind_name, "name": kind["module"], **defaults})
+    return listed
+
+
 def registrations(answers: dict[str, Any]) -> tuple[set[str], list[Trigger]]:
     """Every function id and (trigger type, function id, config) the answers' worker registers."""
     worker = answers["worker_name"]
     functions: set[str] = set()
     triggers: list[Trigger] = []
-    for handler in chosen_handlers(answers) + list(answers.get("extra_handlers") or []):
+    for handler in all_handlers(answers):
         placed = {**handler, "id": handler_id(worker, handler["name"])}
         for function in KINDS[handler["kind"]]["functions"]:
             function_id = fill(function["id"], placed, worker)

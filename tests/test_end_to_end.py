@@ -135,6 +135,14 @@ def test_http_api_answers_201_200_400_and_404(worker: Running) -> None:
     assert http("GET", f"{path}/missing").status_code == 404
 
 
+@pytest.mark.parametrize("worker", with_kind("http") + with_kind("http-middleware"), indirect=True)
+def test_the_readiness_check_answers_through_the_engines_http_port(worker: Running) -> None:
+    response = worker.engine.http("GET", "/healthz")
+
+    assert response.status_code == 200
+    assert response.body["status"] == "ready" and response.body["engine"] == "connected"
+
+
 @pytest.mark.parametrize("worker", with_kind("http-middleware"), indirect=True)
 def test_middleware_answers_401_without_or_with_a_wrong_key_and_lets_the_right_key_in(
     worker: Running,

@@ -35,7 +35,8 @@ def test_every_kind_names_what_it_takes_and_needs(kind: str) -> None:
     assert set(entry.get("params") or {}) <= set(CATALOGUE["params"])
     assert set(entry["engine"]) <= set(CATALOGUE["engine_workers"])
     assert entry["functions"] and all("{id}" in f["id"] for f in entry["functions"])
-    assert entry["module"] not in RESERVED
+    # A kind that comes with an engine worker reserves its module name; the others leave theirs free.
+    assert (entry["module"] in RESERVED) == bool(entry.get("with_engine"))
 
 
 def test_reserved_names_hold_every_keyword_and_builtin_of_this_python() -> None:
@@ -108,7 +109,7 @@ def test_a_new_kind_needs_only_its_folder_and_its_catalogue_entry(tmp_path: Path
 
     assert (project / "src" / "handlers" / "echo.py").is_file()
     assert (project / "tests" / "test_echo.py").is_file()
-    assert "\nimport src.handlers.echo\n" in (project / "src" / "main.py").read_text()
+    assert '"src.handlers.echo",' in (project / "src" / "main.py").read_text()
     assert '"my-worker::echo"' in (project / "tests" / "test_main.py").read_text()
     assert "| `my-worker::echo` | `http` GET `/echo` |" in (project / "README.md").read_text()
     compose = yaml.safe_load((project / "worker-compose.yaml").read_text())

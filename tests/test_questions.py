@@ -164,4 +164,4 @@ def test_good_added_handlers_are_accepted(copie: Copie, template_copy: Path) -> 
     assert result.exit_code == 0, result.exception
     assert result.project_dir is not None
     handlers = {p.stem for p in (result.project_dir / "src" / "handlers").glob("*.py")}
-    assert handlers == {"__init__", "items", "orders", "nightly", "alerts", "pricing"}
+    assert handlers == {"__init__", "items", "orders", "nightly", "alerts", "pricing", "health"}

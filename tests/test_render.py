@@ -31,9 +31,10 @@ def test_each_trigger_kind_renders_its_handler_its_test_and_the_import(
     module = MODULES[kind]
 
     handlers = {p.name for p in (project / "src" / "handlers").glob("*.py")}
-    assert handlers == {"__init__.py", f"{module}.py"}
+    health = {"health.py"} if "http" in KINDS[kind]["engine"] else set()
+    assert handlers == {"__init__.py", f"{module}.py", *health}
     assert (project / "tests" / f"test_{module}.py").is_file()
-    assert f"\nimport src.handlers.{module}\n" in (project / "src" / "main.py").read_text()
+    assert f'"src.handlers.{module}"' in (project / "src" / "main.py").read_text()
 
 
 def test_no_trigger_renders_one_plain_function(rendered: Render) -> None:
@@ -217,12 +218,28 @@ def test_cli_copy_takes_defaults_and_a_data_file(tmp_path: Path) -> None:
         (
             "0.22",
             "0.22.1",
-            ["iii-http", "iii-cron", "iii-queue", "iii-state", "iii-stream", "iii-exec"],
+            [
+                "iii-http",
+                "iii-cron",
+                "iii-queue",
+                "iii-pubsub",
+                "iii-state",
+                "iii-stream",
+                "iii-exec",
+            ],
         ),
         (
             "0.11",
             "0.11.6",
-            ["iii-http", "iii-cron", "iii-queue", "iii-state", "iii-stream", "iii-exec"],
+            [
+                "iii-http",
+                "iii-cron",
+                "iii-queue",
+                "iii-pubsub",
+                "iii-state",
+                "iii-stream",
+                "iii-exec",
+            ],
         ),
     ],
 )
@@ -304,13 +321,14 @@ def test_own_modules_are_imported_and_served_and_replace_the_sample_function(
     project = rendered(triggers=[], own_modules=[{"module": "steps", "needs": ["http", "queue"]}])
 
     main = (project / "src" / "main.py").read_text()
-    assert "\nimport src.steps\n" in main and "src.handlers" not in main
-    assert {p.name for p in (project / "src" / "handlers").glob("*.py")} == {"__init__.py"}
+    assert '"src.steps",' in main and '"src.handlers.health",' in main  # health comes with http
+    assert {p.name for p in (project / "src" / "handlers").glob("*.py")} == {
+        "__init__.py",
+        "health.py",
+    }
     assert set(compose(project)["containers"]) == {"http", "queue", "my-worker"}
-    assert (
-        "set(engine.functions) >= EXPECTED_FUNCTIONS"
-        in (project / "tests" / "test_main.py").read_text()
-    )
+    test_main = (project / "tests" / "test_main.py").read_text()
+    assert "set(engine.functions) >= EXPECTED_FUNCTIONS" in test_main
 
 
 @pytest.mark.parametrize(("line", "name"), [("0.22", "iii-pubsub"), ("0.11", "iii-pubsub")])

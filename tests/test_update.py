@@ -42,8 +42,8 @@ def test_update_moves_the_pin_and_keeps_every_user_change(releases: Path, tmp_pa
     main = project / "src" / "main.py"
     main.write_text(
         main.read_text().replace(
-            "import src.handlers.items\n",
-            "import src.handlers.items\nimport src.handlers.reports\n",
+            '    "src.handlers.items",\n',
+            '    "src.handlers.items",\n    "src.handlers.reports",\n',
         )
     )
     pyproject = project / "pyproject.toml"
@@ -62,7 +62,7 @@ def test_update_moves_the_pin_and_keeps_every_user_change(releases: Path, tmp_pa
     assert '"httpx>=0.27"' in pyproject.read_text()
     assert "MAX_NAME_LENGTH = 120  # ours" in items.read_text()
     assert (project / "src" / "handlers" / "reports.py").is_file()
-    assert "import src.handlers.reports\n" in main.read_text()
+    assert '"src.handlers.reports",' in main.read_text()
     assert "## Our runbook" in readme.read_text()
     assert leftovers(project) == []
     assert passes_its_tests(project, ON_022)

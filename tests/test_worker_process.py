@@ -157,8 +157,8 @@ def slow_worker(copy: Path) -> Path:
     main = copy / "src" / "main.py"
     main.write_text(
         main.read_text().replace(
-            "from src.lib.iii_client import",
-            "import src.handlers.slow\nfrom src.lib.iii_client import",
+            'HANDLER_MODULES = ("src.handlers.items",)',
+            'HANDLER_MODULES = ("src.handlers.items", "src.handlers.slow")',
         )
     )
     return copy
@@ -295,3 +295,19 @@ def test_with_telemetry_on_logs_still_reach_stderr_and_the_engine_sees_no_error(
     assert worker.returncode == 0
     assert b"Worker started" in output and b"Stopping" in output
     assert b"Traceback" not in output
+
+
+def test_a_stop_signal_while_a_handler_module_hangs_at_import_stops_the_worker(
+    project: Project, engine: EngineDouble, copy: Path
+) -> None:
+    with (copy / "src" / "handlers" / "items.py").open("a") as module:
+        module.write("import time\n\ntime.sleep(60)  # a connection that never answers, say\n")
+    worker = project.start_worker(engine.url, cwd=copy)
+    try:
+        engine.wait_until(lambda: f"{WORKER}::items::get" in engine.functions, timeout=30)
+
+        worker.send_signal(signal.SIGTERM)
+
+        assert worker.wait(timeout=10) == 0
+    finally:
+        kill_if_running(worker)

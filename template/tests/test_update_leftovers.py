@@ -2,6 +2,8 @@
 
 Copier reports a conflict by writing markers into the file (or a `.rej` beside it) and still
 exits 0, so this check is what stops a half-merged update from being committed.
+
+This file belongs to the template: `copier update` replaces it.
 """
 
 from pathlib import Path
