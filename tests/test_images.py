@@ -118,6 +118,7 @@ def smoke(engine: EngineDouble, container: str) -> float:
     assert created.status_code == 201
     assert engine.http("GET", f"{path}/{created.body['id']}").body == created.body
     assert engine.http("GET", "/admin/status", headers={"x-api-key": API_KEY}).status_code == 200
+    assert engine.http("GET", "/healthz").status_code == 200  # what a readiness probe would ask
 
     assert proc_1(container, "cmdline").split("\0")[:-1] == ["python", "-m", "src.main"]
     # Real, effective, saved and filesystem uid of the worker itself.
