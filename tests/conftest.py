@@ -20,6 +20,8 @@ from harness.projects import (
 from tests.releases import make_releases
 
 sys.path.insert(0, str(ENGINE_DOUBLE_DIR))  # `import engine_double`, as generated projects do
+# Motia projects the importer's tests convert: source to read, not tests to collect.
+collect_ignore = ["motia_projects"]
 
 
 @pytest.hookimpl(wrapper=True)

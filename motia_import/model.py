@@ -1,0 +1,77 @@
+"""What the importer reads from a Motia project and what it reports back.
+
+Steps and triggers are read statically (the source project is never imported or run), so values
+the reader cannot work out stay as the source text they came from (`Opaque`).
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+# 0.x: steps run by the Node `motia` package (dict configs with "type"); 1.x: the Python `motia`
+# package (1.0 release candidates and 1.0.x, configs with "triggers").
+Generation = Literal["0.x", "1.x"]
+TriggerKind = Literal["http", "queue", "cron", "state", "stream"]
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A config value the reader could not evaluate, kept as its source text."""
+
+    source: str
+
+
+@dataclass
+class Trigger:
+    """One trigger of a step, in Motia's terms, before it becomes an iii registration."""
+
+    kind: TriggerKind
+    index: int  # position among the step's triggers (what Motia's ctx.trigger.index said)
+    source: str  # how the trigger was written, for the report
+    method: str = ""  # http
+    path: str = ""  # http, as written (`:id` or `{id}`)
+    topic: str = ""  # queue: one topic per trigger (a 0.x `subscribes` list gives several)
+    queue_config: dict[str, object] = field(default_factory=dict)  # camelCase, as the engine wants
+    expression: str = ""  # cron, as written
+    stream_name: str = ""
+    group_id: str | None = None
+    item_id: str | None = None
+    condition: str | None = None  # source of the condition callable
+    middleware: list[str] = field(default_factory=list)  # sources of middleware callables
+    body_schema: str | None = None  # source of a pydantic model given as the body schema
+    input_schema: str | None = None  # source of a pydantic model given as the queue input
+    problems: list[str] = field(default_factory=list)  # why part of it could not be read
+
+
+@dataclass
+class Step:
+    """A Motia step file with a readable config."""
+
+    path: Path  # relative to the project root
+    name: str
+    shape: Generation  # the shape of its config (a project may mix them during an upgrade)
+    triggers: list[Trigger]
+    description: str = ""
+    flows: list[str] = field(default_factory=list)
+    emits: list[str] = field(default_factory=list)  # topics the config declares it publishes
+    handler: str = "handler"  # the module-level name Motia called
+    config_problems: list[str] = field(default_factory=list)
+
+
+class Status(StrEnum):
+    CONVERTED = "converted"
+    TODO = "TODO"
+    SKIPPED = "skipped"
+    NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report: a step, trigger, construct or file and what became of it."""
+
+    where: str  # a file (relative to the source root), with a line when there is one
+    what: str  # the construct, in the source's terms
+    status: Status
+    detail: str = ""
+    step: str = ""  # the step it belongs to, when it belongs to one

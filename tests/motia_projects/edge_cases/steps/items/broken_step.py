@@ -1,0 +1,5 @@
+config = {"name": "Broken", "triggers": [}
+
+
+async def handler(input, ctx):
+    return None

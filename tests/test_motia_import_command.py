@@ -1,0 +1,297 @@
+"""The command's edges (bad input gives one clear line, never a traceback), the report, and the
+files it writes besides the converted code. Quick: nothing is rendered or installed."""
+
+import shutil
+import subprocess
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from motia_import import cli
+from motia_import.convert import Registration, convert
+from motia_import.project import read_project
+from motia_import.render import DEPENDENCY_MARKER, edit_pyproject
+from motia_import.report import checks, migration_markdown, terminal_table
+from motia_import.testgen import imported_steps_test
+
+RUFF = shutil.which("ruff") or "ruff"
+FIXTURES = Path(__file__).parent / "motia_projects"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(content))
+    return root
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = cli.main(args)
+    return code, capsys.readouterr().err
+
+
+# Bad input --------------------------------------------------------------------------------------
+
+
+def test_a_missing_source_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_cli([str(tmp_path / "nope"), str(tmp_path / "out")], capsys)
+
+    assert code == 1
+    assert err.count("\n") == 1 and "is not a directory" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_non_empty_destination_needs_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    destination = tmp_path / "out"
+    destination.mkdir()
+    (destination / "keep.txt").write_text("mine")
+
+    code, err = run_cli([str(FIXTURES / "v0_shop"), str(destination)], capsys)
+
+    assert code == 1 and "not empty (use --force" in err
+    assert [p.name for p in destination.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize(
+    ("source", "dest", "message"),
+    [
+        ("project", "project/out", "DEST is inside SOURCE"),
+        ("project/sub", "project", "SOURCE is inside DEST"),
+    ],
+)
+def test_source_and_destination_must_not_overlap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str, dest: str, message: str
+) -> None:
+    shutil.copytree(FIXTURES / "v104_notes", tmp_path / source)
+
+    code, err = run_cli([str(tmp_path / source), str(tmp_path / dest), "--force"], capsys)
+
+    assert code == 1 and message in err
+
+
+def test_a_bad_worker_name_says_what_is_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_cli(
+        [str(FIXTURES / "v104_notes"), str(tmp_path / "out"), "--worker-name", "Bad_Name"], capsys
+    )
+
+    assert code == 1 and "lower-case letters and digits" in err
+
+
+def test_a_directory_without_motia_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "src", {"app.py": "print('hello')\n"})
+
+    code, err = run_cli([str(tmp_path / "src"), str(tmp_path / "out")], capsys)
+
+    assert code == 1 and "no Motia steps found" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_internal_error_is_one_line_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(cli, "convert", broken)
+
+    code, err = run_cli([str(FIXTURES / "v104_notes"), str(tmp_path / "out")], capsys)
+
+    assert code == 1
+    assert "internal error: KeyError" in err and "--traceback" in err and "Traceback" not in err
+
+
+def test_help_describes_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for option in (
+        "--worker-name",
+        "--iii-line",
+        "--python-version",
+        "--package-manager",
+        "--deploy",
+        "--force",
+    ):
+        assert option in out
+
+
+# Defaults from the source project ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("@acme/Order Flows_2", "order-flows-2"),
+        ("shop-flows", "shop-flows"),
+        ("123", "motia-worker"),
+    ],
+)
+def test_the_worker_name_comes_from_the_project_name(
+    tmp_path: Path, name: str, expected: str
+) -> None:
+    write(tmp_path, {"package.json": f'{{"name": "{name}", "dependencies": {{"motia": "0.8.0"}}}}'})
+
+    assert cli.default_worker_name(read_project(tmp_path)) == expected
+
+
+def test_the_description_is_the_projects_or_says_where_it_came_from(tmp_path: Path) -> None:
+    write(tmp_path, {"package.json": '{"name": "flows", "dependencies": {"motia": "0.8.0"}}'})
+
+    assert (
+        cli.default_description(read_project(tmp_path)) == "Imported from the Motia project flows."
+    )
+    assert cli.default_description(read_project(FIXTURES / "rc_helpdesk")).startswith(
+        "Support tickets"
+    )
+
+
+# The report -------------------------------------------------------------------------------------
+
+
+def test_the_report_lists_lonely_topics_shared_topics_and_duplicate_routes(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "package.json": '{"name": "p", "dependencies": {"motia": "0.13.0"}}',
+            "steps/a_step.py": """\
+                config = {"type": "api", "name": "A", "path": "/items/:id", "method": "GET", "emits": ["lonely"]}
+                async def handler(req, context):
+                    await context.emit({"topic": "lonely", "data": {}})
+                    await context.emit({"topic": "shared", "data": {}})
+                """,
+            "steps/b_step.py": """\
+                config = {"type": "api", "name": "B", "path": "/items/{item_id}", "method": "GET"}
+                async def handler(req, context): ...
+                """,
+            "steps/c_step.py": """\
+                config = {"type": "event", "name": "C", "subscribes": ["shared"]}
+                async def handler(input, context): ...
+                """,
+            "steps/d_step.py": """\
+                config = {"type": "event", "name": "D", "subscribes": ["shared", "nobody.publishes"]}
+                async def handler(input, context): ...
+                """,
+        },
+    )
+    source = read_project(tmp_path)
+    converted = convert(source, "w")
+
+    found = checks(converted)
+    markdown = migration_markdown(source, converted, "w")
+    table = terminal_table(converted)
+
+    assert found.unsubscribed == ["lonely"]
+    assert found.unpublished == ["nobody.publishes"]
+    assert found.several_subscribers == [("shared", ["C", "D"])]
+    assert found.duplicate_routes == [("GET /items/:", ["w::steps::a", "w::steps::b"])]
+    for heading in (
+        "## Steps and triggers",
+        "## TODO",
+        "## Topics",
+        "## Dependencies",
+        "## Behaviour",
+    ):
+        assert heading in markdown
+    assert "Topics nobody subscribes to: `lonely`" in markdown
+    assert "duplicate routes: GET /items/:" in table
+    assert "4 step(s), 4 trigger(s) registered" in table  # the engine refuses the second route
+    refused = [f for f in converted.findings if f.step == "B" and f.what.startswith("trigger")]
+    assert [f.status.value for f in refused] == ["TODO"] and "duplicate route" in refused[0].detail
+
+
+def test_every_todo_in_the_code_is_in_the_report(tmp_path: Path) -> None:
+    source = read_project(FIXTURES / "rc_helpdesk")
+    converted = convert(source, "helpdesk")
+    markdown = migration_markdown(source, converted, "helpdesk")
+
+    in_code = sum(text.count("# TODO(motia-import):") for text in converted.files.values())
+    todo_section = markdown.split("## TODO", 1)[1].split("## Topics", 1)[0]
+    rows = [line for line in todo_section.splitlines() if line.startswith("| `")]
+    assert in_code > 0
+    assert len(rows) >= in_code
+
+
+# Files besides the converted code -----------------------------------------------------------------
+
+
+def test_dependencies_go_below_the_marker_and_style_rules_skip_the_converted_code(
+    tmp_path: Path,
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        dedent(
+            f"""\
+            [project]
+            dependencies = [
+                "iii-sdk==0.25.0",
+                {DEPENDENCY_MARKER}, so that updates merge cleanly.
+            ]
+
+            [tool.ruff.lint.per-file-ignores]
+            "tests/**" = ["S"]
+            """
+        )
+    )
+
+    edit_pyproject(pyproject, ["requests>=2", 'tomli; python_version < "3.11"'])
+
+    text = pyproject.read_text()
+    assert '    "requests>=2",\n' in text and "    'tomli; python_version < \"3.11\"',\n" in text
+    assert text.index("requests") > text.index(DEPENDENCY_MARKER)
+    assert '"src/steps/**" = [' in text and 'module = ["src.steps", "src.steps.*"]' in text
+    assert 'exclude = ["src/steps/**"]' in text
+
+
+def test_the_generated_registration_test_is_formatted_and_typed(tmp_path: Path) -> None:
+    registration = Registration(
+        functions=["w::steps::a", "w::steps::b::http", "w::steps::b::http::condition"],
+        triggers=[
+            (
+                "http",
+                "w::steps::b::http",
+                {
+                    "api_path": "/b",
+                    "http_method": "POST",
+                    "condition_function_id": "w::steps::b::http::condition",
+                },
+            ),
+            ("cron", "w::steps::a", {"expression": "0 0 * * * *"}),
+        ],
+    )
+    path = tmp_path / "test_imported_steps.py"
+    path.write_text(imported_steps_test(registration))
+    empty = tmp_path / "test_empty.py"
+    empty.write_text(imported_steps_test(Registration()))
+
+    result = subprocess.run(
+        [RUFF, "format", "--check", "--isolated", "--line-length", "100", str(path), str(empty)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "EXPECTED_FUNCTIONS: set[str] = set()" in empty.read_text()
+    compile(path.read_text(), str(path), "exec")
+
+
+def test_the_routes_the_importer_leaves_to_the_template_are_the_templates() -> None:
+    import yaml
+
+    from motia_import.convert import TEMPLATE_ROUTES
+
+    kinds = yaml.safe_load((Path(__file__).parents[1] / "kinds.yml").read_text())["kinds"]
+    health = kinds["health"]
+    route = f"GET {health['params']['path']['default']}"
+    assert health["with_engine"] == "http"
+    assert set(TEMPLATE_ROUTES) == {route}
