@@ -79,3 +79,25 @@ def rendered(tmp_path: Path, template_copy: Path) -> Callable[..., Path]:
         return render(tmp_path / "project", answers, template_copy)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per image that tests/test_images.py built: Python, package manager, build time,
+    size, whether its smoke test then passed and how long `docker stop` took (CI's record)."""
+    rows = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            properties = dict(getattr(report, "user_properties", []))
+            image = properties.get("image")
+            if isinstance(image, dict) and getattr(report, "when", "") == "call":
+                rows.append((image["python"], image["package_manager"], image, properties, outcome))
+    if not rows:
+        return
+    terminalreporter.write_sep("-", "images built (sizes include the base image)")
+    for python, package_manager, image, properties, outcome in sorted(rows, key=lambda r: r[:2]):
+        stopped = properties.get("stopped_in_s")
+        terminalreporter.write_line(
+            f"Python {python:<5} {package_manager:<4} build {image['build_s']:5.1f} s"
+            f"  {image['mb']:4d} MB (base {image['base_mb']} MB)  smoke {outcome}"
+            + (f", docker stop {stopped} s" if stopped is not None else "")
+        )
