@@ -156,6 +156,7 @@ def test_added_handlers_coexist_and_survive_an_update(releases: Path, tmp_path: 
     handlers = {p.stem for p in (project / "src" / "handlers").glob("*.py")}
     assert handlers == {
         "__init__", "items", "jobs", "stream_auth", "orders", "reports", "nightly", "emails", "alerts",
+        "health",
     }  # fmt: skip
     main = (project / "src" / "main.py").read_text()
     assert all(f'"src.handlers.{name}",' in main for name in ("orders", "nightly", "alerts"))

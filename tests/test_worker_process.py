@@ -157,8 +157,7 @@ def slow_worker(copy: Path) -> Path:
     main = copy / "src" / "main.py"
     main.write_text(
         main.read_text().replace(
-            'HANDLER_MODULES = ("src.handlers.items",)',
-            'HANDLER_MODULES = ("src.handlers.items", "src.handlers.slow")',
+            '    "src.handlers.items",\n', '    "src.handlers.items",\n    "src.handlers.slow",\n'
         )
     )
     return copy
