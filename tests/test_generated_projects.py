@@ -74,12 +74,8 @@ def test_dockerfile_passes_hadolint(built: Callable[[str], Project], name: str) 
     assert passed(result), result.stdout + result.stderr
 
 
-VIRTUALENV_NAMES = [
-    name for name, answers in RENDERS.items() if "virtualenv" in answers.get("deploy", [])
-]
-
-
-@pytest.mark.parametrize("name", VIRTUALENV_NAMES)
+# One virtualenv deploy, the one with every kind, proves the wheel carries the whole worker.
+@pytest.mark.parametrize("name", ["all"])
 def test_installed_wheel_runs_as_python_m_src_main(
     built: Callable[[str], Project], name: str, tmp_path: Path
 ) -> None:
@@ -111,7 +107,7 @@ def test_installed_wheel_runs_as_python_m_src_main(
         engine.stop()
 
 
-@pytest.mark.parametrize("name", ["http", "all-pip"])
+@pytest.mark.parametrize("name", ["http"])
 def test_project_passes_its_pre_commit_hooks_and_they_catch_update_leftovers(
     built: Callable[[str], Project], name: str, tmp_path: Path
 ) -> None:

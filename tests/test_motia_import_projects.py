@@ -39,7 +39,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "rc_helpdesk": ("rc_helpdesk", []),
     "v104_notes": ("v104_notes", []),
     "rc_helpdesk_0_11": ("rc_helpdesk", ["--iii-line", "0.11"]),
-    "edge_cases": ("edge_cases", []),
+    # A requirements.txt project imports as pip by default; v0_shop covers that, this one uv.
+    "edge_cases": ("edge_cases", ["--package-manager", "uv"]),
 }
 WORKERS = {
     "v0_shop": "shop-flows",
