@@ -96,7 +96,9 @@ def update(project: Path, extras: list[dict[str, str]]) -> None:
             quiet=True,
         )
     except ValueError as refused:  # copier's check of the answer, with the template's reason
-        raise Refused(str(refused).removeprefix("Validation error for question ")) from None
+        raise Refused(
+            re.sub(r"^Validation error for question '[^']*': ", "", str(refused))
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -198,7 +198,9 @@ def update(project: Path, line: str, vcs_ref: str | None) -> None:
     try:
         run_update(project, data={"iii_line": line}, defaults=True, overwrite=True, vcs_ref=vcs_ref)
     except ValueError as refused:  # copier's check of the answer, with the template's reason
-        raise Refused(str(refused).removeprefix("Validation error for question ")) from None
+        raise Refused(
+            re.sub(r"^Validation error for question '[^']*': ", "", str(refused))
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
