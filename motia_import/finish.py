@@ -15,7 +15,7 @@ from motia_import.analysis import alias_name, dotted_name
 from motia_import.model import Status
 from motia_import.modules import PACKAGE, Target
 from motia_import.roles import MOTIA_CONFIG_NAMES, code
-from motia_import.transform import TODO, Note, empty_block
+from motia_import.transform import TODO, Note, assigns_config, empty_block
 
 CONFIG_COMMENT = (
     "# (motia-import) The Motia config is now the iii registrations at the end of this module."
@@ -222,14 +222,7 @@ class ModuleFinisher(cst.CSTTransformer):
         )
 
     def _drop_module_statement(self, small: cst.BaseSmallStatement) -> bool:
-        if not self.plan.remove_config:
-            return False
-        target = None
-        if isinstance(small, cst.Assign) and len(small.targets) == 1:
-            target = small.targets[0].target
-        elif isinstance(small, cst.AnnAssign):
-            target = small.target
-        return isinstance(target, cst.Name) and target.value == "config"
+        return self.plan.remove_config and assigns_config(small)
 
     def _stream_handle(self, small: cst.BaseSmallStatement) -> cst.BaseSmallStatement:
         if isinstance(small, (cst.Assign, cst.AnnAssign)):

@@ -992,9 +992,11 @@ def adjusted_callees(
 
 
 def is_config(line: cst.SimpleStatementLine) -> bool:
-    if len(line.body) != 1:
-        return False
-    small = line.body[0]
+    return len(line.body) == 1 and assigns_config(line.body[0])
+
+
+def assigns_config(small: cst.BaseSmallStatement) -> bool:
+    """Whether a statement assigns the step's `config` (plainly or annotated)."""
     target = None
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
         target = small.targets[0].target

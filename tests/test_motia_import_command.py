@@ -14,17 +14,9 @@ from motia_import.project import read_project
 from motia_import.render import DEPENDENCY_MARKER, edit_pyproject
 from motia_import.report import checks, migration_markdown, terminal_table
 from motia_import.testgen import imported_steps_test
+from tests.motia_files import FIXTURES, write
 
 RUFF = shutil.which("ruff") or "ruff"
-FIXTURES = Path(__file__).parent / "motia_projects"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(content))
-    return root
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

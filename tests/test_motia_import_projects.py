@@ -26,11 +26,11 @@ from engine_double import EngineDouble
 from filelock import FileLock
 
 from harness.projects import TEMPLATE, Project, build, kill_if_running, project_at, python_for
+from tests.motia_files import FIXTURES
 from tests.releases import commit_all, git, leftovers
 
 pytestmark = pytest.mark.slow
 
-FIXTURES = TEMPLATE / "tests" / "motia_projects"
 NAMES = ["v0_shop", "rc_helpdesk", "v104_notes", "edge_cases"]
 # Imports checked end to end: a fixture and the command's options (the 1.0 RC project is also
 # imported onto the 0.11 line, the oldest the template renders).

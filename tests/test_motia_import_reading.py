@@ -13,16 +13,7 @@ from motia_import.project import read_project
 from motia_import.registrations import api_path, cron_expression, slug
 from motia_import.static_eval import evaluate_path
 from motia_import.versions import Version, parse_version, pinned_version
-
-FIXTURES = Path(__file__).parent / "motia_projects"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(content))
-    return root
+from tests.motia_files import FIXTURES, write
 
 
 def step_of(source: str, name: str = "steps/x_step.py"):  # type: ignore[no-untyped-def]

@@ -6,11 +6,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
-from textwrap import dedent
 
 from motia_import.convert import Converted, convert
 from motia_import.model import Status
 from motia_import.project import read_project
+from tests.motia_files import write
 
 RUFF = shutil.which("ruff") or "ruff"
 PIN_104 = {"pyproject.toml": '[project]\nname = "p"\ndependencies = ["motia==1.0.4"]\n'}
@@ -19,11 +19,7 @@ PIN_0X = {"package.json": '{"name": "p", "dependencies": {"motia": "0.13.0"}}'}
 
 
 def convert_files(tmp_path: Path, files: dict[str, str], worker: str = "w") -> Converted:
-    root = tmp_path / "project"
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dedent(content))
+    root = write(tmp_path / "project", files)
     converted = convert(read_project(root), worker)
     check_with_ruff(tmp_path / "converted", converted)
     return converted
