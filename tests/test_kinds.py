@@ -37,6 +37,9 @@ def test_every_kind_names_what_it_takes_and_needs(kind: str) -> None:
     assert entry["functions"] and all("{id}" in f["id"] for f in entry["functions"])
     # A kind that comes with an engine worker reserves its module name; the others leave theirs free.
     assert (entry["module"] in RESERVED) == bool(entry.get("with_engine"))
+    # ... and needs only that engine worker (copier.yml's engine_needs counts on it).
+    if entry.get("with_engine"):
+        assert entry["engine"] == [entry["with_engine"]]
 
 
 def test_reserved_names_hold_every_keyword_and_builtin_of_this_python() -> None:
