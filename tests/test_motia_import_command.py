@@ -82,7 +82,7 @@ def test_a_directory_without_motia_is_refused(
 
     code, err = run_cli([str(tmp_path / "src"), str(tmp_path / "out")], capsys)
 
-    assert code == 1 and "no Motia steps found" in err
+    assert code == 1 and "is not a Motia project" in err
     assert not (tmp_path / "out").exists()
 
 

@@ -103,8 +103,10 @@ def test_poetry_dependencies_become_pep_508(tmp_path: Path) -> None:
 
     project = read_project(tmp_path)
 
+    # Poetry's caret has an upper bound: ^1.0.4 is 1.0.4 and later 1.x releases.
     assert project.generation == "1.x" and str(project.motia_version) == "1.0.4"
-    assert project.dependencies.requirements == ["httpx>=0.27"]
+    assert project.motia_range == ">=1.0.4,<2"
+    assert project.dependencies.requirements == ["httpx>=0.27,<0.28"]
 
 
 def test_the_python_version_comes_from_the_project(tmp_path: Path) -> None:
