@@ -41,12 +41,16 @@ class UsageError(Exception):
     """Bad arguments (one line for the user)."""
 
 
+def valid_worker_name(name: str) -> bool:
+    return bool(WORKER_NAME.match(name)) and len(name) <= WORKER_NAME_MAX
+
+
 def default_worker_name(source: SourceProject) -> str:
     words = re.findall(r"[a-z0-9]+", source.name.lower().replace("@", " ").split("/")[-1])
     while words and words[0][0].isdigit():
         words.pop(0)
     name = "-".join(words)[:WORKER_NAME_MAX].strip("-")
-    return name if name and WORKER_NAME.match(name) else "motia-worker"
+    return name if valid_worker_name(name) else "motia-worker"
 
 
 def default_description(source: SourceProject) -> str:
@@ -190,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     source = read_project(args.source)
     worker = args.worker_name or default_worker_name(source)
-    if not WORKER_NAME.match(worker) or len(worker) > WORKER_NAME_MAX:
+    if not valid_worker_name(worker):
         raise UsageError(f"--worker-name {worker!r}: use {WORKER_NAME_RULE}")
     converted = convert(source, worker)
     refuse_empty(source, discover(source.root, source.step_rule()), converted)

@@ -138,11 +138,11 @@ OUTSIDE = "its real path is outside the project (a symlink out of it): not read,
 def walk(root: Path) -> tuple[list[Path], list[Path]]:
     """Every file under `root`, relative, and apart from them the links whose real path lies
     outside `root`. Hidden folders (Motia's globs never entered them either), caches,
-    virtualenvs and node_modules are left out; linked folders inside `root` are followed once."""
+    virtualenvs and node_modules are left out; linked folders inside `root` are followed, as
+    the globs followed them, except back into their own ancestors."""
     real_root = root.resolve()
     found: list[Path] = []
     outside: list[Path] = []
-    seen: set[Path] = set()
 
     def inside(path: Path) -> bool:
         real = path.resolve()
@@ -150,18 +150,18 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
 
     for current, dirs, files in os.walk(root, followlinks=True):
         here = Path(current)
-        real_here = here.resolve()
-        if real_here in seen:
-            dirs[:] = []
-            continue
-        seen.add(real_here)
         kept = []
         for d in sorted(dirs):
-            if d in PRUNED or d.startswith(".") or (here / d / "pyvenv.cfg").is_file():
+            path = here / d
+            if d in PRUNED or d.startswith(".") or (path / "pyvenv.cfg").is_file():
                 continue
-            if not inside(here / d):
-                outside.append((here / d).relative_to(root))
+            if not inside(path):
+                outside.append(path.relative_to(root))
                 continue
+            if path.is_symlink() and any(
+                path.resolve() == a.resolve() for a in (here, *here.parents) if a != a.parent
+            ):
+                continue  # a loop
             kept.append(d)
         dirs[:] = kept
         for name in sorted(files):

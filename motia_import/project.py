@@ -8,6 +8,7 @@ never read); nothing in the source project is imported or run.
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ class SourceProject:
     version_source: str  # where the version was read ("uv.lock", "package.json", ...)
     name: str
     description: str
-    python_version: str | None  # a template choice ("3.12"), when the project says
+    python_version: str | None  # one of the template's Python choices, when the project says
     package_manager: str  # "uv" or "pip", by the files the project has
     dependencies: Dependencies
     has_python_motia: bool = False
@@ -482,14 +483,14 @@ def read_project(root: Path) -> SourceProject:
     elif python_spec is not None:
         resolved = resolve_range(pep440_range(python_spec), PYPI_RULE_CHANGES)
         generation, version, others = "1.x", resolved.version, resolved.others
-        motia_range, source = python_spec or "", "Python requirements"
+        motia_range, source = ranged(python_spec, pep440_range), "Python requirements"
     elif npm_spec is not None and locked_npm is not None:
         version, source = locked_npm, "package lock"
         generation = "0.x" if version is None or version.major < 1 else "1.x"
     elif npm_spec is not None:
         resolved = resolve_range(npm_range(npm_spec), NPM_RULE_CHANGES)
         version, others, motia_range, source = (
-            resolved.version, resolved.others, npm_spec, "package.json"
+            resolved.version, resolved.others, ranged(npm_spec, npm_range), "package.json"
         )  # fmt: skip
         generation = "0.x" if version is None or version.major < 1 else "1.x"
     else:
@@ -514,6 +515,13 @@ def read_project(root: Path) -> SourceProject:
         motia_range="" if motia_range.strip() in ("", "*") and version is None else motia_range,
         other_versions=others,
     )
+
+
+def ranged(spec: str, parse: Callable[[str], list[Interval] | None]) -> str:
+    """`spec` when it allows more than one version (what the report calls a range), else ""."""
+    intervals = parse(spec)
+    exact = intervals is not None and len(intervals) == 1 and intervals[0].low == intervals[0].high
+    return "" if exact else spec
 
 
 def resolve_range(intervals: list[Interval] | None, changes: tuple[Version, ...]) -> Resolved:
