@@ -20,7 +20,7 @@ from motia_import.convert import Converted, convert
 from motia_import.discovery import Discovered, discover
 from motia_import.model import Status
 from motia_import.project import SourceError, SourceProject, read_project
-from motia_import.render import TEMPLATE, Answers, RenderError, write_project
+from motia_import.render import Answers, RenderError, write_project
 from motia_import.report import MIGRATION_HEADER, migration_markdown, terminal_table
 from motia_import.template_facts import (
     DEFAULT_LINE,
@@ -28,6 +28,7 @@ from motia_import.template_facts import (
     ENGINE_URL,
     LINES,
     PYTHON_VERSIONS,
+    TEMPLATE,
     WORKER_NAME,
     WORKER_NAME_MAX,
     WORKER_NAME_RULE,

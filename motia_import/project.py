@@ -7,13 +7,18 @@ never read); nothing in the source project is imported or run.
 
 import json
 import re
-import tomllib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the importer itself runs on 3.10 too, with tomli installed
+    import tomli as tomllib
 
 from motia_import.discovery import (
     NPM_RULE_CHANGES,

@@ -11,7 +11,6 @@ import yaml
 
 from motia_import.convert import Converted
 
-TEMPLATE = Path(__file__).resolve().parents[1]
 DEPENDENCY_MARKER = "# Add your own dependencies below this line"
 # Written into the project's pyproject.toml: the converted code keeps its own style, so the
 # project's strict settings apply to the template's code and to new code, not to it.
