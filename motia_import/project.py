@@ -15,7 +15,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # noqa: UP036 (the repository needs 3.11, the importer 3.10)
     import tomllib
 else:  # the importer itself runs on 3.10 too, with tomli installed
     import tomli as tomllib
