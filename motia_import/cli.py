@@ -25,6 +25,7 @@ from motia_import.report import MIGRATION_HEADER, migration_markdown, terminal_t
 from motia_import.template_facts import (
     DEFAULT_LINE,
     DEFAULT_PYTHON,
+    DESCRIPTION_MAX,
     ENGINE_URL,
     LINES,
     PYTHON_VERSIONS,
@@ -58,7 +59,7 @@ def default_description(source: SourceProject) -> str:
     text = " ".join(source.description.split())
     if not text:
         text = f"Imported from the Motia project {source.name}."
-    return re.sub(r"[\x00-\x1f\x7f]", " ", text)[:300]
+    return re.sub(r"[\x00-\x1f\x7f]", " ", text)[:DESCRIPTION_MAX]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -156,6 +157,11 @@ def check_paths(source: Path, dest: Path, force: bool) -> None:
                 if real == source_real or source_real in real.parents:
                     raise UsageError(
                         f"{path} links into SOURCE: the importer never writes into SOURCE"
+                    )
+                if dest_real not in real.parents:
+                    raise UsageError(
+                        f"{path} links out of DEST: remove the link, the importer writes only "
+                        "inside DEST"
                     )
 
 

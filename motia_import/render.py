@@ -90,7 +90,9 @@ def clear_previous_import(destination: Path) -> None:
     gives the same tree, not the union of two)."""
     for name in GENERATED:
         path = destination / name
-        if path.is_dir():
+        if path.is_symlink():
+            path.unlink()  # the link, never what it points at
+        elif path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()

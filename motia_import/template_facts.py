@@ -38,3 +38,6 @@ WORKER_NAME = re.compile(re.search(r"regex_search\('([^']+)'\)", _NAME_CHECK)[1]
 WORKER_NAME_MAX = int(re.search(r"length > (\d+)", _NAME_CHECK)[1])  # type: ignore[index]
 # The validator's own words for what is allowed (its second line).
 WORKER_NAME_RULE = re.sub(r"\s+", " ", _NAME_CHECK.split("\n")[2].strip().strip("()"))
+DESCRIPTION_MAX = int(
+    re.search(r"description \| length > (\d+)", str(_QUESTIONS["description"]["validator"]))[1]  # type: ignore[index]
+)

@@ -438,3 +438,16 @@ def test_the_importer_restates_no_template_fact() -> None:
         if fact in path.read_text()
     }
     assert restated == set()
+
+
+def test_force_never_writes_through_a_link_out_of_dest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = write(tmp_path / "elsewhere", {"README.md": "someone else's"})
+    destination = write(tmp_path / "out", {"MIGRATION.md": "# Migration from Motia\n"})
+    (destination / "README.md").symlink_to(elsewhere / "README.md")
+
+    code, err = run_cli([str(FIXTURES / "v104_notes"), str(destination), "--force"], capsys)
+
+    assert code == 1 and "links out of DEST" in err
+    assert (elsewhere / "README.md").read_text() == "someone else's"
