@@ -9,7 +9,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,18 +127,11 @@ class SourceProject:
             else ""
         )
         rule = rule_for(self.generation, self.motia_version, label)
-        alternatives = tuple(
-            rule_for(self.generation, v, f"motia {v}{registry}") for v in self.other_versions
+        others = (rule_for(self.generation, v, f"motia {v}{registry}") for v in self.other_versions)
+        loading_more = tuple(
+            a for a in others if (a.step_suffixes, a.roots) != (rule.step_suffixes, rule.roots)
         )
-        alternatives = tuple(
-            a
-            for a in alternatives
-            if a.step_suffixes != rule.step_suffixes or a.roots != rule.roots
-        )
-        return Rule(
-            rule.roots, rule.step_suffixes, rule.stream_suffixes,
-            rule.other_language_suffixes, rule.description, alternatives,
-        )  # fmt: skip
+        return replace(rule, alternatives=loading_more)
 
 
 def within(root: Path, path: Path) -> bool:
