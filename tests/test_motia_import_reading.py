@@ -121,7 +121,7 @@ def test_without_a_pin_the_step_configs_tell_the_generation(tmp_path: Path) -> N
     assert read_project(tmp_path).generation == "0.x"
 
 
-# Discovery (the rule of each release: test_motia_import_sources.py) --------------------------------------------------------------------------------------
+# Discovery (each release's rule: test_motia_import_sources.py) ---------------------------------
 
 
 def test_discovery_skips_tests_copies_and_other_suffixes_and_lists_typescript(
