@@ -145,7 +145,9 @@ def check_paths(source: Path, dest: Path, force: bool) -> None:
         raise UsageError(f"DEST {dest} is under {blocking}, which is a file, not a directory")
     if dest.is_dir() and any(dest.iterdir()):
         if not force:
-            raise UsageError(f"DEST {dest} is not empty (use --force to write into it)")
+            raise UsageError(
+                f"DEST {dest} is not empty (use --force to write over an earlier import there)"
+            )
         if not earlier_import(dest):
             raise UsageError(
                 f"DEST {dest} is not empty and holds no earlier import (no MIGRATION.md of this "

@@ -138,7 +138,11 @@ def write_project(
     extra_files: dict[PurePosixPath, str],
     requirements: list[str],
 ) -> None:
-    clear_previous_import(destination)
-    render_project(template, destination, answers, converted.needs)
-    write_files(destination, {**converted.files, **extra_files})
-    edit_pyproject(destination / "pyproject.toml", requirements)
+    try:
+        clear_previous_import(destination)
+        render_project(template, destination, answers, converted.needs)
+        write_files(destination, {**converted.files, **extra_files})
+        edit_pyproject(destination / "pyproject.toml", requirements)
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        raise RenderError(f"cannot write DEST ({error.strerror or error}{where})") from None

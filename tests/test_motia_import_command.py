@@ -8,7 +8,7 @@ from textwrap import dedent
 
 import pytest
 
-from motia_import import cli
+from motia_import import cli, render
 from motia_import.convert import Registration, convert
 from motia_import.project import read_project
 from motia_import.render import DEPENDENCY_MARKER, edit_pyproject
@@ -451,3 +451,18 @@ def test_force_never_writes_through_a_link_out_of_dest(
 
     assert code == 1 and "links out of DEST" in err
     assert (elsewhere / "README.md").read_text() == "someone else's"
+
+
+def test_a_destination_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*_: object, **__: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "out"))
+
+    # Tests run as root here, where a read-only folder would not refuse anything.
+    monkeypatch.setattr(render.copier, "run_copy", refused)
+
+    code, err = run_cli([str(FIXTURES / "v104_notes"), str(tmp_path / "out")], capsys)
+
+    assert code == 1 and err.count("\n") == 1
+    assert "cannot write DEST (Permission denied" in err and "internal" not in err
