@@ -6,9 +6,10 @@ import subprocess
 from pathlib import Path
 from textwrap import dedent
 
+import copier
 import pytest
 
-from motia_import import cli, render
+from motia_import import cli
 from motia_import.convert import Registration, convert
 from motia_import.project import read_project
 from motia_import.render import DEPENDENCY_MARKER, edit_pyproject
@@ -460,7 +461,7 @@ def test_a_destination_that_cannot_be_written_is_one_line(
         raise PermissionError(13, "Permission denied", str(tmp_path / "out"))
 
     # Tests run as root here, where a read-only folder would not refuse anything.
-    monkeypatch.setattr(render.copier, "run_copy", refused)
+    monkeypatch.setattr(copier, "run_copy", refused)
 
     code, err = run_cli([str(FIXTURES / "v104_notes"), str(tmp_path / "out")], capsys)
 
