@@ -493,6 +493,9 @@ def read_project(root: Path) -> SourceProject:
         generation = "0.x" if version is None or version.major < 1 else "1.x"
     else:
         generation, version, source = guess_generation(root), None, "step configs"
+        # Nothing says which release ran: the newest rule, and every older one reported.
+        changes = PYPI_RULE_CHANGES if generation == "1.x" else NPM_RULE_CHANGES
+        others = era_samples(changes)
 
     name = str((pyproject.get("project") or {}).get("name") or package.get("name") or root.name)
     description = str(
@@ -520,6 +523,11 @@ def ranged(spec: str, parse: Callable[[str], list[Interval] | None]) -> str:
     intervals = parse(spec)
     exact = intervals is not None and len(intervals) == 1 and intervals[0].low == intervals[0].high
     return "" if exact else spec
+
+
+def era_samples(changes: tuple[Version, ...]) -> tuple[Version, ...]:
+    """A version of each rule era before the newest."""
+    return (Version(0, 0, 0), *changes[:-1])
 
 
 def resolve_range(intervals: list[Interval] | None, changes: tuple[Version, ...]) -> Resolved:

@@ -468,3 +468,21 @@ def test_reading_a_project_writes_nothing_into_it(tmp_path: Path) -> None:
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in project.rglob("*") if p.is_file()}
     assert after == before and not any(p.name == "__pycache__" for p in project.rglob("*"))
     assert os.access(project, os.W_OK)
+
+
+def test_without_any_pin_files_of_an_older_rule_are_reported_not_dropped(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "steps/new_step.py": STEP_1X % ("New", "new"),
+            "steps/old.step.py": STEP_1X % ("Old", "old"),
+        },
+    )
+    source = read_project(tmp_path)
+
+    converted = convert(source, "w")
+
+    assert [s.name for s in converted.steps] == ["New"]
+    old = next(f for f in converted.findings if f.where == "steps/old.step.py")
+    assert old.status is Status.SKIPPED and "*.step.py" in old.detail
+    assert "steps/old.step.py" in terminal_table(converted)
