@@ -196,9 +196,9 @@ def discover(root: Path, rule: Rule) -> Discovered:
             found.skipped.append(
                 (
                     path,
-                    f"a step under {other.description}, which the version range also allows; "
-                    f"not under {rule.description}, the newest it allows: if your installs run "
-                    f"the older release, rename it to *{rule.step_suffixes[-1]} and import again",
+                    f"loaded as a step by {other.description}, a release no lock file rules "
+                    f"out; the import follows {rule.description}: if the project ran the older "
+                    f"release, rename it to *{rule.step_suffixes[-1]} and import again",
                 )
             )
         elif is_test(path):

@@ -127,7 +127,11 @@ class SourceProject:
             else ""
         )
         rule = rule_for(self.generation, self.motia_version, label)
-        others = (rule_for(self.generation, v, f"motia {v}{registry}") for v in self.other_versions)
+        changes = PYPI_RULE_CHANGES if self.generation == "1.x" else NPM_RULE_CHANGES
+        others = (
+            rule_for(self.generation, v, era_label(v, changes) + registry)
+            for v in self.other_versions
+        )
         loading_more = tuple(
             a for a in others if (a.step_suffixes, a.roots) != (rule.step_suffixes, rule.roots)
         )
@@ -523,6 +527,16 @@ def ranged(spec: str, parse: Callable[[str], list[Interval] | None]) -> str:
     intervals = parse(spec)
     exact = intervals is not None and len(intervals) == 1 and intervals[0].low == intervals[0].high
     return "" if exact else spec
+
+
+def era_label(version: Version, changes: tuple[Version, ...]) -> str:
+    """The releases that share `version`'s rules (`motia before 1.0.0rc22`)."""
+    era = sum(1 for change in changes if version >= change)
+    if era == 0:
+        return f"motia before {changes[0]}"
+    if era == len(changes):
+        return f"motia {changes[-1]} and later"
+    return f"motia {changes[era - 1]} to {changes[era]} (not included)"
 
 
 def era_samples(changes: tuple[Version, ...]) -> tuple[Version, ...]:
