@@ -358,7 +358,9 @@ def motia_in(requirements: list[str]) -> str | None:
     for requirement in requirements:
         if requirement_name(requirement) == "motia":
             try:
-                return str(Requirement(requirement).specifier)
+                parsed = Requirement(requirement)
+                # A URL is no version range: what it installs is unknown here.
+                return f"@ {parsed.url}" if parsed.url else str(parsed.specifier)
             except InvalidRequirement:
                 return re.sub(r"^\s*[A-Za-z0-9._-]+(\[[^\]]*\])?", "", requirement).split(";")[0]
     return None
@@ -545,9 +547,11 @@ def era_samples(changes: tuple[Version, ...]) -> tuple[Version, ...]:
 
 
 def resolve_range(intervals: list[Interval] | None, changes: tuple[Version, ...]) -> Resolved:
-    """The rule era a range installs; what is not a range (a URL, a dist-tag) installs the
-    newest release."""
-    return newest_allowed(intervals, changes) if intervals else Resolved(None, ())
+    """The rule era a range installs. What is not a range (a URL, `workspace:*`, a dist-tag)
+    says nothing of the release: the newest rule, with every older one reported."""
+    if intervals:
+        return newest_allowed(intervals, changes)
+    return Resolved(None, era_samples(changes))
 
 
 def requirement_lines(root: Path, name: str) -> list[str]:

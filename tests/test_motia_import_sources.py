@@ -490,3 +490,22 @@ def test_without_any_pin_files_of_an_older_rule_are_reported_not_dropped(tmp_pat
     old = next(f for f in converted.findings if f.where == "steps/old.step.py")
     assert old.status is Status.SKIPPED and "*.step.py" in old.detail
     assert "steps/old.step.py" in terminal_table(converted)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"package.json": '{"dependencies": {"motia": "workspace:*"}}'},
+        {"package.json": '{"dependencies": {"motia": "next"}}'},
+        {"requirements.txt": "motia @ git+https://example.invalid/motia.git\n"},
+    ],
+)
+def test_a_pin_that_is_no_version_range_reports_the_older_rules_too(
+    tmp_path: Path, files: dict[str, str]
+) -> None:
+    write(tmp_path, files)
+
+    rule = read_project(tmp_path).step_rule()
+
+    assert rule.step_suffixes == ("_step.py",)
+    assert ".step.py" in {s for a in rule.alternatives for s in a.step_suffixes}
