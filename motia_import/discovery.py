@@ -36,6 +36,15 @@ _OTHER_STEP = re.compile(r"[._]step\.(ts|js|mjs|cjs|rb)$")
 # 1.0.4 (its first build, 1.0.4rc1, included) keeps the step rule but brings the module-level
 # sync API (`from motia import enqueue, stateManager`) that the conversion reads off the version.
 NPM_RULE_CHANGES = (floor(0, 5, 3), floor(0, 7, 0), floor(0, 8, 5))
+# npm `motia` 0.x was published as `-beta.N` prereleases, with final versions only at these
+# releases; npm ranges match prereleases of their own release only, so `^0.8.0-beta.137`
+# installs 0.8.0 and `^0.8.2-beta.139` a 0.8.2 beta, never a 0.8.5 one.
+NPM_FINAL_RELEASES = (
+    *(Version(0, 0, patch) for patch in range(13, 38)),
+    Version(0, 2, 2),
+    Version(0, 8, 0),
+    Version(0, 13, 0),
+)
 PYPI_RULE_CHANGES = (Version(1, 0, 0, 2, 22), floor(1, 0, 4))
 
 
@@ -96,6 +105,9 @@ def newest_allowed(intervals: list[Interval], changes: tuple[Version, ...]) -> R
     With an upper bound, the newest release below it may be older than the bound suggests (a
     project pinning `<1.0.0rc30` when rc26 was the last one), so when the range reaches into
     another era too, those eras come back in `others` to be reported."""
+    installable = npm_candidates(intervals)
+    if installable:
+        return Resolved(max(installable), ())
     edges: list[Version | None] = [None, *changes, None]
     eras = [
         (start, end, [i for i in intervals if i.meets(start, end)])
@@ -116,6 +128,28 @@ def newest_allowed(intervals: list[Interval], changes: tuple[Version, ...]) -> R
     if unbounded or len(met) == 1:
         return Resolved(newest, ())
     return Resolved(newest, tuple(sample(start, meeting) for start, meeting in met[:-1]))
+
+
+def npm_candidates(intervals: list[Interval]) -> list[Version]:
+    """What npm could install for a bounded range, by the rules' eras: the final releases it
+    allows and the releases whose prereleases it names. Empty when that is not known (an
+    unbounded or PEP 440 range, or nothing npm would match, where the interval decides)."""
+    if any(i.npm_prereleases is None or i.high is None for i in intervals):
+        return []
+    found: list[Version] = []
+    for interval in intervals:
+        found += [v for v in NPM_FINAL_RELEASES if interval.contains(v)]
+        for release in interval.npm_prereleases or ():
+            start = floor(*release)
+            if interval.meets(start, floor(release[0], release[1], release[2] + 1)):
+                # The exact version when the range names one, else its release (same rules).
+                named = [
+                    v
+                    for v in (interval.high, interval.low)
+                    if v is not None and v.release == release and interval.contains(v)
+                ]
+                found.append(named[0] if named else start)
+    return found
 
 
 @dataclass

@@ -8,7 +8,7 @@ the releases where Motia's rules changed: nothing is looked up on the network.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -79,6 +79,10 @@ class Interval:
     low_inclusive: bool = True
     high: Version | None = None
     high_inclusive: bool = False
+    # npm only: the releases (major, minor, patch) whose prereleases the range may match. npm
+    # matches a prerelease only when a comparator names a prerelease of the same release
+    # (`^0.8.2-beta.139` matches 0.8.2-beta.140 but no 0.8.6 beta); None where PEP 440 rules.
+    npm_prereleases: frozenset[tuple[int, int, int]] | None = None
 
     def meets(self, start: Version | None, end: Version | None) -> bool:
         """Whether it shares a version with [start, end)."""
@@ -90,6 +94,24 @@ class Interval:
             or (self.high == start and self.high_inclusive)
         )
         return below_end and above_start and not self.empty
+
+    def contains(self, version: Version) -> bool:
+        above = (
+            self.low is None or self.low < version or (self.low == version and self.low_inclusive)
+        )
+        below = (
+            self.high is None
+            or version < self.high
+            or (version == self.high and self.high_inclusive)
+        )
+        return above and below
+
+    def matches(self, version: Version) -> bool:
+        """Whether the range installs `version` (npm's prerelease rule included)."""
+        prerelease = version.stage < 3
+        if prerelease and self.npm_prereleases is not None:
+            return version.release in self.npm_prereleases and self.contains(version)
+        return self.contains(version)
 
     @property
     def empty(self) -> bool:
@@ -233,6 +255,13 @@ def _npm_comparator(text: str) -> Interval | None:
     return Interval(high=version, high_inclusive=True) if past is None else Interval(high=past)
 
 
+def _named_prerelease(comparator: str) -> Version | None:
+    part = _NPM_PART.match(re.sub(r"^(\^|~>?|>=|<=|>|<|=)", "", comparator))
+    if part is None or not part["pre"] or not part["patch"]:
+        return None
+    return parse_version(comparator)
+
+
 def npm_range(spec: str) -> list[Interval] | None:
     """The versions an npm range allows (`^0.6.0`, `~0.8.2-beta.139`, `>=0.5 <0.7`, `0.8.x`,
     `1.2.3 - 1.4`, `a || b`), or None for what is not a range (a tag other than `latest`, a URL,
@@ -249,6 +278,11 @@ def npm_range(spec: str) -> list[Interval] | None:
         if any(p is None for p in parts):
             return None
         joined = _all_of([p for p in parts if p is not None])
+        named = frozenset(
+            version.release
+            for comparator in comparators
+            if (version := _named_prerelease(comparator)) is not None
+        )
         if not joined.empty:
-            intervals.append(joined)
+            intervals.append(replace(joined, npm_prereleases=named))
     return intervals or None

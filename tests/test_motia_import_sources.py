@@ -50,11 +50,7 @@ async def handler(req, context):
 def allows(intervals: list[Interval] | None, version: str) -> bool:
     wanted = parse_version(version)
     assert intervals is not None and wanted is not None
-    return any(
-        (i.low is None or i.low < wanted or (i.low == wanted and i.low_inclusive))
-        and (i.high is None or wanted < i.high or (wanted == i.high and i.high_inclusive))
-        for i in intervals
-    )
+    return any(i.matches(wanted) for i in intervals)
 
 
 # Ranges ------------------------------------------------------------------------------------------
@@ -63,18 +59,22 @@ def allows(intervals: list[Interval] | None, version: str) -> bool:
 @pytest.mark.parametrize(
     ("spec", "inside", "outside"),
     [
-        ("^0.6.0", ["0.6.0", "0.6.4"], ["0.5.9", "0.7.0-beta.131", "0.7.0"]),
+        ("^0.6.0", ["0.6.0", "0.6.4"], ["0.5.9", "0.6.4-beta.130", "0.7.0"]),
         ("^0.0.3", ["0.0.3"], ["0.0.4", "0.1.0"]),
-        ("~0.8.2-beta.139", ["0.8.2-beta.139", "0.8.7-beta.144"], ["0.8.2-beta.138", "0.9.0"]),
-        (">=0.5 <0.7", ["0.5.0", "0.6.4-beta.130"], ["0.4.4", "0.7.0-beta.131"]),
-        (">= 0.5.3", ["0.5.3", "0.17.14-beta.196"], ["0.5.2"]),
-        ("0.8.x", ["0.8.0", "0.8.7-beta.144"], ["0.7.3", "0.9.0-beta.145"]),
+        (
+            "~0.8.2-beta.139",
+            ["0.8.2-beta.139", "0.8.2-beta.140", "0.8.5"],
+            ["0.8.2-beta.138", "0.8.7-beta.144", "0.9.0"],
+        ),
+        (">=0.5 <0.7", ["0.5.0", "0.6.4"], ["0.4.4", "0.6.4-beta.130", "0.7.0"]),
+        (">= 0.5.3", ["0.5.3", "0.17.14"], ["0.5.2", "0.17.14-beta.196"]),
+        ("0.8.x", ["0.8.0", "0.8.7"], ["0.7.3", "0.8.7-beta.144", "0.9.0"]),
         ("0.8", ["0.8.6"], ["0.9.0"]),
-        ("*", ["0.1.0", "1.0.0-rc.26"], []),
+        ("*", ["0.1.0", "1.0.0"], ["1.0.0-rc.26"]),
         ("1.2.3 - 1.4", ["1.2.3", "1.4.9"], ["1.2.2", "1.5.0"]),
         ("<=0.6", ["0.6.4"], ["0.7.0"]),
         (">0.6", ["0.7.0"], ["0.6.9"]),
-        ("^0.5.0 || ^0.8.0", ["0.5.4", "0.8.6"], ["0.6.0", "0.9.0"]),
+        ("^0.5.0 || ^0.8.2-beta.139", ["0.5.4", "0.8.2-beta.140"], ["0.6.0", "0.8.6-beta.143"]),
     ],
 )
 def test_npm_ranges_allow_what_npm_semver_allows(
@@ -146,11 +146,25 @@ def test_pep_440_ranges_allow_what_the_specifier_allows(
             ("steps", "src"),
             (),
         ),
+        # npm matches prereleases of the named release only, and 0.8.0 is a final release: the
+        # newest install is 0.8.0 (steps/ only), not a 0.8.5 beta.
         (
             {"package.json": '{"dependencies": {"motia": "^0.8.0-beta.137"}}'},
             ("_step.py",),
-            ("steps", "src"),
-            ((("_step.py",)),),
+            ("steps",),
+            (),
+        ),
+        (
+            {"package.json": '{"dependencies": {"motia": "^0.8.4-beta.141"}}'},
+            ("_step.py",),
+            ("steps",),
+            (),
+        ),
+        (
+            {"package.json": '{"dependencies": {"motia": "^0.5.5-beta.113"}}'},
+            (".step.py", "_step.py"),
+            ("steps",),
+            (),
         ),
     ],
 )
