@@ -49,19 +49,20 @@ def migration_markdown(source: SourceProject, converted: Converted, worker: str)
     findings = sorted(converted.findings, key=lambda f: (f.where.split(":")[0], line_of(f), f.what))
     todos = [f for f in findings if f.status is Status.TODO]
     check = checks(converted)
+    runner = "steps run by Node" if source.generation == "0.x" else "Python motia"
     if source.motia_range:
-        newest = f", {source.motia_version}" if source.motia_version else ""
-        version = f"motia {source.motia_range.strip()}, read as the newest it allows{newest}"
-    elif source.motia_version:
-        version = f"motia {source.motia_version}"
+        newest = f" ({source.motia_version} or later)" if source.motia_version else ""
+        version = (
+            f"motia {source.motia_range.strip()} in {source.version_source}, no lock file: "
+            f"the newest release it allows{newest}; {runner}"
+        )
     else:
-        version = "an unpinned motia"
+        pinned = f"motia {source.motia_version}" if source.motia_version else "an unpinned motia"
+        version = f"{pinned}, read from {source.version_source}; {runner}"
     lines = [
         MIGRATION_HEADER,
         "",
-        f"Imported from the Motia project `{source.name}` ({version}, read from "
-        f"{source.version_source}; {'steps run by Node' if source.generation == '0.x' else 'Python motia'}) "
-        "by `python -m motia_import`.",
+        f"Imported from the Motia project `{source.name}` ({version}) by `python -m motia_import`.",
         f"Step files were found by the rule of {converted.rule}.",
         "",
         f"- {len(converted.steps)} step(s) converted into `src/steps/`, "

@@ -326,8 +326,9 @@ def test_files_only_the_other_rule_of_an_open_range_loads_are_reported(tmp_path:
     )
     assert "steps/old.step.py" in terminal_table(converted)
     assert "steps/old.step.py" in migration_markdown(source, converted, "w")
-    assert "motia <1.0.0rc30,>=1.0.0rc10, read as the newest it allows" in migration_markdown(
-        source, converted, "w"
+    assert (
+        "motia <1.0.0rc30,>=1.0.0rc10 in Python requirements, no lock file: the newest release it "
+        "allows (1.0.0rc22 or later)" in migration_markdown(source, converted, "w")
     )
 
 
