@@ -230,9 +230,9 @@ def discover(root: Path, rule: Rule) -> Discovered:
             found.skipped.append(
                 (
                     path,
-                    f"loaded as a step by {other.description}, a release no lock file rules "
-                    f"out; the import follows {rule.description}: if the project ran the older "
-                    f"release, rename it to *{rule.step_suffixes[-1]} and import again",
+                    f"loaded as a step by {other.description}, which nothing the project "
+                    f"pins rules out; the import follows {rule.description}: if the project "
+                    "ran the other, pin it (a lock file or `==`) and import again",
                 )
             )
         elif is_test(path):

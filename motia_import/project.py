@@ -116,9 +116,30 @@ class SourceProject:
     motia_range: str = ""  # the range as the project wrote it, when no lock file decided
     other_versions: tuple[Version, ...] = ()  # versions of other rules the range also allows
 
+    @property
+    def node_only(self) -> bool:
+        """npm `motia` 1.x with no Python `motia`: the Node runtime loads `*.step.ts/js` only
+        (MotiaDev/motia `motia-js/packages/motia/src/new/build/loader.ts`), so no Python file
+        ran as a step."""
+        return (
+            not self.has_python_motia
+            and self.version_source in ("package.json", "package lock")
+            and self.motia_version is not None
+            and self.motia_version.major >= 1
+        )
+
     def step_rule(self) -> Rule:
         """The step-file rule of the version it installs, with the rules of the other versions
         its range allows when no lock file says which one ran."""
+        if self.node_only:
+            python = rule_for("1.x", None, "the PyPI motia package (not pinned here)")
+            return replace(
+                python,
+                step_suffixes=(),
+                stream_suffixes=(),
+                description=f"npm motia {self.motia_version}: *.step.ts and *.step.js only",
+                alternatives=(python,),
+            )
         registry = "" if self.generation == "1.x" else " (npm)"
         label = (
             f"motia {self.motia_range.strip()}{registry} (the newest it allows"

@@ -320,9 +320,9 @@ def test_files_only_the_other_rule_of_an_open_range_loads_are_reported(tmp_path:
     reported = [f for f in converted.findings if f.where == "steps/old.step.py"]
     assert [f.status for f in reported] == [Status.SKIPPED]
     assert reported[0].detail.startswith(
-        "loaded as a step by motia before 1.0.0rc22: steps/ and src/, *.step.py, a release no "
-        "lock file rules out; the import follows motia <1.0.0rc30,>=1.0.0rc10 (the newest it "
-        "allows, 1.0.0rc22): steps/ and src/, *_step.py"
+        "loaded as a step by motia before 1.0.0rc22: steps/ and src/, *.step.py, which nothing "
+        "the project pins rules out; the import follows motia <1.0.0rc30,>=1.0.0rc10 (the newest "
+        "it allows, 1.0.0rc22): steps/ and src/, *_step.py"
     )
     assert "steps/old.step.py" in terminal_table(converted)
     assert "steps/old.step.py" in migration_markdown(source, converted, "w")
@@ -524,3 +524,23 @@ def test_a_pin_that_is_no_version_range_reports_the_older_rules_too(
 
     assert rule.step_suffixes == ("_step.py",)
     assert ".step.py" in {s for a in rule.alternatives for s in a.step_suffixes}
+
+
+def test_npm_motia_1x_alone_runs_no_python_step(tmp_path: Path) -> None:
+    """`motia-js/packages/motia/src/new/build/loader.ts@v1.0.0-rc.26` globs `*.step.{ts,js}`."""
+    write(
+        tmp_path,
+        {
+            "package.json": '{"dependencies": {"motia": "1.0.0-rc.26"}}',
+            "src/hello_step.py": STEP_1X % ("Hello", "hello"),
+            "src/hello.step.ts": "",
+        },
+    )
+    source = read_project(tmp_path)
+
+    found = discover(source.root, source.step_rule())
+
+    assert found.steps == [] and [str(p) for p in found.other_language] == ["src/hello.step.ts"]
+    assert [(str(p), "PyPI motia package" in why) for p, why in found.skipped] == [
+        ("src/hello_step.py", True)
+    ]
