@@ -55,8 +55,8 @@ class Rule:
     stream_suffixes: tuple[str, ...]
     other_language_suffixes: tuple[str, ...]  # TypeScript/JavaScript steps the same Motia ran
     description: str
-    # Rules of other versions the project's range allows when no lock file says which one ran:
-    # files only they load are reported, not converted.
+    # Rules of other versions the project's range allows when no lock file says which one ran,
+    # oldest first: files only they load are reported, not converted.
     alternatives: tuple["Rule", ...] = ()
 
 
@@ -226,7 +226,7 @@ def discover(root: Path, rule: Rule) -> Discovered:
             found.steps.append(path)  # the runtime's glob loads tests too
         elif in_roots and name.endswith(rule.stream_suffixes):
             found.streams.append(path)
-        elif other := next((a for a in rule.alternatives if loads(a, path)), None):
+        elif other := next((a for a in reversed(rule.alternatives) if loads(a, path)), None):
             found.skipped.append(
                 (
                     path,

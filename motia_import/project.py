@@ -141,12 +141,14 @@ class SourceProject:
                 alternatives=(python,),
             )
         registry = "" if self.generation == "1.x" else " (npm)"
-        label = (
-            f"motia {self.motia_range.strip()}{registry} (the newest it allows"
-            + (f", {self.motia_version})" if self.motia_version else ")")
-            if self.motia_range
-            else ""
-        )
+        parse = pep440_range if self.generation == "1.x" else npm_range
+        if not self.motia_range:
+            label = ""
+        elif parse(self.motia_range) is None:
+            label = f"motia {self.motia_range.strip()}{registry} (no version: the newest rule)"
+        else:
+            newest = f", {self.motia_version}" if self.motia_version else ""
+            label = f"motia {self.motia_range.strip()}{registry} (the newest it allows{newest})"
         rule = rule_for(self.generation, self.motia_version, label)
         changes = PYPI_RULE_CHANGES if self.generation == "1.x" else NPM_RULE_CHANGES
         others = (
@@ -559,7 +561,7 @@ def era_label(version: Version, changes: tuple[Version, ...]) -> str:
         return f"motia before {changes[0]}"
     if era == len(changes):
         return f"motia {changes[-1]} and later"
-    return f"motia {changes[era - 1]} to {changes[era]} (not included)"
+    return f"motia {changes[era - 1]} to before {changes[era]}"
 
 
 def era_samples(changes: tuple[Version, ...]) -> tuple[Version, ...]:
