@@ -467,3 +467,26 @@ def test_a_destination_that_cannot_be_written_is_one_line(
 
     assert code == 1 and err.count("\n") == 1
     assert "cannot write DEST (Permission denied" in err and "internal" not in err
+
+
+def test_step_named_files_without_motia_configs_are_no_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tool whose `steps/*_step.py` hold classes: Motia's `load_and_register_step` needs a
+    module-level `config` and `handler`, so it registered nothing; neither does the import."""
+    write(
+        tmp_path / "tool",
+        {
+            "requirements.txt": "rich>=13\n",
+            "steps/intro_step.py": "class IntroStep:\n    def run(self) -> None: ...\n",
+            "steps/outro_step.py": "class OutroStep:\n    def run(self) -> None: ...\n",
+        },
+    )
+
+    code, err = run_cli([str(tmp_path / "tool"), str(tmp_path / "out")], capsys)
+
+    assert code == 1 and err.count("\n") == 1
+    assert (
+        "found 2 step-like file(s) but converted none" in err and "no module-level `config`" in err
+    )
+    assert not (tmp_path / "out").exists()

@@ -544,3 +544,25 @@ def test_npm_motia_1x_alone_runs_no_python_step(tmp_path: Path) -> None:
     assert [(str(p), "PyPI motia package" in why) for p, why in found.skipped] == [
         ("src/hello_step.py", True)
     ]
+
+
+def test_a_workspace_pin_reports_the_files_an_older_release_loaded(tmp_path: Path) -> None:
+    """A monorepo's `"motia": "workspace:*"` names no version; 0.5.3-0.6.x loaded `*.step.py` too
+    (`generate-locked-data.ts@v0.6.4-beta.130`)."""
+    write(
+        tmp_path,
+        {
+            "package.json": '{"dependencies": {"motia": "workspace:*"}}',
+            "steps/place_step.py": STEP_0X % ("Place", "orders"),
+            "steps/audit.step.py": STEP_0X % ("Audit", "audit"),
+        },
+    )
+    source = read_project(tmp_path)
+
+    converted = convert(source, "w")
+
+    assert [s.name for s in converted.steps] == ["Place"]
+    audit = next(f for f in converted.findings if f.where == "steps/audit.step.py")
+    assert audit.status is Status.SKIPPED
+    assert audit.detail.startswith("loaded as a step by motia 0.5.3 to before 0.7.0 (npm)")
+    assert "steps/audit.step.py" in terminal_table(converted)
