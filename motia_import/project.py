@@ -6,6 +6,7 @@ never read); nothing in the source project is imported or run.
 """
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -224,12 +225,14 @@ def requirements_file(
 ) -> None:
     """Read a requirements file (following `-r` and `-c` includes inside the project) into
     `dependencies`; a constraints file's lines narrow the requirements of their packages."""
-    name = path.relative_to(root).as_posix() if within(root, path) else str(path)
+    inside = within(root, path)
+    # Named from the project's root, as the project wrote it (`-r ../shared/base.txt`).
+    name = Path(os.path.relpath(path, root)).as_posix()
     if path.resolve() in seen or not path.is_file():
         if not path.is_file():
             dependencies.notes.append(f"{name}: included but missing (not read)")
         return
-    if not within(root, path):
+    if not inside:
         dependencies.notes.append(
             f"{name}: its real path is outside the project (not read, nothing carried from it)"
         )

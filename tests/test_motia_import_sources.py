@@ -446,7 +446,10 @@ def test_no_file_whose_real_path_is_outside_the_project_is_read_or_copied(tmp_pa
     project = write(
         tmp_path / "project",
         {
-            "requirements.txt": "motia==1.0.4rc1\n-r ../outside/reqs.txt\n-r linked.txt\n",
+            "requirements.txt": (
+                "motia==1.0.4rc1\n-r ../outside/reqs.txt\n-r linked.txt\n-r ../project/more.txt\n"
+            ),
+            "more.txt": "tzdata\n",
             "steps/orders_step.py": STEP_1X % ("Orders", "orders"),
             "lib/flows/flow_step.py": STEP_1X % ("Flow", "flow"),
         },
@@ -463,11 +466,13 @@ def test_no_file_whose_real_path_is_outside_the_project_is_read_or_copied(tmp_pa
 
     assert "hunter2" not in "".join(converted.files.values())
     assert "leaky" not in " ".join(source.dependencies.requirements) + source.name
+    assert source.dependencies.requirements == ["tzdata"]
     skipped = {f.where: f.detail for f in converted.findings if f.status is Status.SKIPPED}
     assert "real path is outside" in skipped["steps/secret_step.py"]
     assert "real path is outside" in skipped["steps/shared"]
     notes = " ".join(source.dependencies.notes)
     assert "../outside/reqs.txt" in notes and "linked.txt" in notes and "pyproject.toml" in notes
+    assert str(tmp_path) not in notes  # the report names them from the project, not this machine
     # A link that stays inside the project is followed, as Motia's glob followed it (a loop once).
     assert sorted(str(s.path) for s in converted.steps) == [
         "steps/alias/flow_step.py",
