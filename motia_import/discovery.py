@@ -169,14 +169,15 @@ def is_test(path: Path) -> bool:
 OUTSIDE = "its real path is outside the project (a symlink out of it): not read, not copied"
 
 
-def walk(root: Path) -> tuple[list[Path], list[Path]]:
+def walk(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
     """Every file under `root`, relative, and apart from them the links whose real path lies
-    outside `root`. Hidden folders (Motia's globs never entered them either), caches,
+    outside `root` and the links to nothing. Hidden folders (Motia's globs never entered them either), caches,
     virtualenvs and node_modules are left out; linked folders inside `root` are followed, as
     the globs followed them, except back into their own ancestors."""
     real_root = root.resolve()
     found: list[Path] = []
     outside: list[Path] = []
+    broken: list[Path] = []
 
     def inside(path: Path) -> bool:
         real = path.resolve()
@@ -200,15 +201,21 @@ def walk(root: Path) -> tuple[list[Path], list[Path]]:
         dirs[:] = kept
         for name in sorted(files):
             path = here / name
-            (found if inside(path) else outside).append(path.relative_to(root))
-    return found, outside
+            if not inside(path):
+                outside.append(path.relative_to(root))
+            elif path.exists():
+                found.append(path.relative_to(root))
+            else:
+                broken.append(path.relative_to(root))
+    return found, outside, broken
 
 
 def discover(root: Path, rule: Rule) -> Discovered:
     found = Discovered(rule)
     where = " and ".join(f"{r}/" for r in rule.roots)
-    files, outside = walk(root)
+    files, outside, broken = walk(root)
     found.skipped += [(path, OUTSIDE) for path in outside]
+    found.skipped += [(path, "a link to a file that does not exist") for path in broken]
     for path in files:
         name = path.name
         in_roots = len(path.parts) > 1 and path.parts[0] in rule.roots

@@ -460,6 +460,7 @@ def test_no_file_whose_real_path_is_outside_the_project_is_read_or_copied(tmp_pa
     (project / "pyproject.toml").symlink_to(outside / "pyproject.toml")
     (project / "steps/alias").symlink_to(project / "lib/flows", target_is_directory=True)
     (project / "steps/loop").symlink_to(project / "steps", target_is_directory=True)
+    (project / "steps/ghost_step.py").symlink_to(project / "steps/missing.py")
 
     source = read_project(project)
     converted = convert(source, "w")
@@ -470,6 +471,7 @@ def test_no_file_whose_real_path_is_outside_the_project_is_read_or_copied(tmp_pa
     skipped = {f.where: f.detail for f in converted.findings if f.status is Status.SKIPPED}
     assert "real path is outside" in skipped["steps/secret_step.py"]
     assert "real path is outside" in skipped["steps/shared"]
+    assert skipped["steps/ghost_step.py"] == "a link to a file that does not exist"
     notes = " ".join(source.dependencies.notes)
     assert "../outside/reqs.txt" in notes and "linked.txt" in notes and "pyproject.toml" in notes
     assert str(tmp_path) not in notes  # the report names them from the project, not this machine
