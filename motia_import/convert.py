@@ -27,7 +27,7 @@ from motia_import.analysis import (
 )
 from motia_import.compat import COMPAT_SOURCE
 from motia_import.configs import read_step
-from motia_import.discovery import Discovered, discover, rule_for
+from motia_import.discovery import Discovered, discover
 from motia_import.finish import FinishPlan, finish_module
 from motia_import.middleware import engine_middleware_blockers
 from motia_import.model import Finding, Status, Step
@@ -180,7 +180,7 @@ class _Work:
 
 def convert(source: SourceProject, worker: str) -> Converted:
     work = _Work(source, worker)
-    rule = rule_for(source.generation, source.motia_version)
+    rule = source.step_rule()
     found = discover(source.root, rule)
     modules = ProjectModules(source.root, found.python_files, source.generation)
     steps = read_steps(work, found, modules)

@@ -11,7 +11,6 @@ import yaml
 
 from motia_import.convert import Converted
 
-TEMPLATE = Path(__file__).resolve().parents[1]
 DEPENDENCY_MARKER = "# Add your own dependencies below this line"
 # Written into the project's pyproject.toml: the converted code keeps its own style, so the
 # project's strict settings apply to the template's code and to new code, not to it.
@@ -91,7 +90,9 @@ def clear_previous_import(destination: Path) -> None:
     gives the same tree, not the union of two)."""
     for name in GENERATED:
         path = destination / name
-        if path.is_dir():
+        if path.is_symlink():
+            path.unlink()  # the link, never what it points at
+        elif path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
@@ -137,7 +138,11 @@ def write_project(
     extra_files: dict[PurePosixPath, str],
     requirements: list[str],
 ) -> None:
-    clear_previous_import(destination)
-    render_project(template, destination, answers, converted.needs)
-    write_files(destination, {**converted.files, **extra_files})
-    edit_pyproject(destination / "pyproject.toml", requirements)
+    try:
+        clear_previous_import(destination)
+        render_project(template, destination, answers, converted.needs)
+        write_files(destination, {**converted.files, **extra_files})
+        edit_pyproject(destination / "pyproject.toml", requirements)
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        raise RenderError(f"cannot write DEST ({error.strerror or error}{where})") from None

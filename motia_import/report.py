@@ -8,6 +8,8 @@ from motia_import.convert import Converted
 from motia_import.model import Finding, Status
 from motia_import.project import SourceProject
 
+# The first line of MIGRATION.md: how `--force` recognises an earlier import.
+MIGRATION_HEADER = "# Migration from Motia"
 STATUS_ORDER = {Status.TODO: 0, Status.NOTE: 1, Status.SKIPPED: 2, Status.CONVERTED: 3}
 
 
@@ -47,13 +49,20 @@ def migration_markdown(source: SourceProject, converted: Converted, worker: str)
     findings = sorted(converted.findings, key=lambda f: (f.where.split(":")[0], line_of(f), f.what))
     todos = [f for f in findings if f.status is Status.TODO]
     check = checks(converted)
-    version = f"motia {source.motia_version}" if source.motia_version else "an unpinned motia"
+    runner = "steps run by Node" if source.generation == "0.x" else "Python motia"
+    if source.motia_range:
+        newest = f" ({source.motia_version} or later)" if source.motia_version else ""
+        version = (
+            f"motia {source.motia_range.strip()} in {source.version_source}, no lock file: "
+            f"the newest release it allows{newest}; {runner}"
+        )
+    else:
+        pinned = f"motia {source.motia_version}" if source.motia_version else "an unpinned motia"
+        version = f"{pinned}, read from {source.version_source}; {runner}"
     lines = [
-        "# Migration from Motia",
+        MIGRATION_HEADER,
         "",
-        f"Imported from the Motia project `{source.name}` ({version}, read from "
-        f"{source.version_source}; {'steps run by Node' if source.generation == '0.x' else 'Python motia'}) "
-        "by `python -m motia_import`.",
+        f"Imported from the Motia project `{source.name}` ({version}) by `python -m motia_import`.",
         f"Step files were found by the rule of {converted.rule}.",
         "",
         f"- {len(converted.steps)} step(s) converted into `src/steps/`, "
@@ -178,7 +187,11 @@ def terminal_table(converted: Converted) -> str:
     """What the command prints: one row per step and trigger, then the TODOs and checks."""
     rows: list[tuple[str, str, str, str]] = []
     for finding in sorted(converted.findings, key=lambda f: (STATUS_ORDER[f.status], f.where)):
-        if finding.what.startswith(("trigger ", "step ")) or finding.status is Status.TODO:
+        if (
+            finding.what.startswith(("trigger ", "step "))
+            or finding.status is Status.TODO
+            or (finding.what == "file" and finding.status is Status.SKIPPED)
+        ):
             rows.append((finding.status.value, finding.where, finding.what, finding.detail))
     widths = [
         max([len(r[i]) for r in rows] + [len(h)])

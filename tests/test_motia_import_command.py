@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 from textwrap import dedent
 
+import copier
 import pytest
 
 from motia_import import cli
@@ -82,7 +83,7 @@ def test_a_directory_without_motia_is_refused(
 
     code, err = run_cli([str(tmp_path / "src"), str(tmp_path / "out")], capsys)
 
-    assert code == 1 and "no Motia steps found" in err
+    assert code == 1 and "is not a Motia project" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -287,3 +288,205 @@ def test_the_routes_the_importer_leaves_to_the_template_are_the_templates() -> N
     route = f"GET {health['params']['path']['default']}"
     assert health["with_engine"] == "http"
     assert set(TEMPLATE_ROUTES) == {route}
+
+
+# Projects that are not Motia, imports that convert nothing -----------------------------------------
+
+
+def test_a_project_that_is_not_motia_is_refused_even_with_test_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Security review L14: an iii worker with tests used to exit 0."""
+    write(
+        tmp_path / "worker",
+        {
+            "pyproject.toml": '[project]\nname = "w"\ndependencies = ["iii-sdk==0.25.0"]\n',
+            "src/main.py": "print('hello')\n",
+            "tests/test_main.py": "def test_x() -> None: ...\n",
+            "tests/conftest.py": "",
+        },
+    )
+
+    code, err = run_cli([str(tmp_path / "worker"), str(tmp_path / "out")], capsys)
+
+    assert code == 1 and "worker is not a Motia project" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_import_that_finds_steps_but_converts_none_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 1.0.0rc17 loads `*.step.py` only (cli.py@v1.0.0-rc.17), so the `_step.py` file is no step.
+    write(
+        tmp_path / "project",
+        {
+            "requirements.txt": "motia==1.0.0rc17\n",
+            "steps/orders_step.py": "config = {'name': 'Orders', 'triggers': []}\n",
+        },
+    )
+
+    code, err = run_cli([str(tmp_path / "project"), str(tmp_path / "out")], capsys)
+
+    assert code == 1 and err.count("\n") == 1
+    assert "found 1 step-like file(s) but converted none" in err
+    assert "steps/orders_step.py: not a file name loaded by motia 1.0.0rc17" in err
+    assert not (tmp_path / "out").exists()
+
+
+# DEST ----------------------------------------------------------------------------------------------
+
+
+def test_a_destination_under_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder
+) -> None:
+    """Security review L15: copier's warning and an internal error before."""
+    (tmp_path / "some_file").write_text("x")
+
+    code, err = run_cli([str(FIXTURES / "v104_notes"), str(tmp_path / "some_file" / "sub")], capsys)
+
+    assert code == 1 and err.count("\n") == 1
+    assert "is under" in err and "some_file, which is a file" in err and "internal" not in err
+    assert len(recwarn) == 0
+
+
+def test_force_refuses_a_folder_that_holds_no_earlier_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Security review L16: `--force` overwrote an unrelated project's README and pyproject."""
+    destination = write(tmp_path / "out", {"README.md": "mine", "pyproject.toml": "[project]\n"})
+
+    code, err = run_cli([str(FIXTURES / "v104_notes"), str(destination), "--force"], capsys)
+
+    assert code == 1 and err.count("\n") == 1 and "holds no earlier import" in err
+    assert sorted(p.name for p in destination.iterdir()) == ["README.md", "pyproject.toml"]
+    assert (destination / "README.md").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("files", "earlier"),
+    [
+        ({"MIGRATION.md": "# Migration from Motia\n\nImported ...\n"}, True),
+        (
+            {".copier-answers.yml": "own_modules:\n- module: steps\n  needs: [http]\n"},
+            True,
+        ),
+        ({"MIGRATION.md": "# Migration notes of my own\n"}, False),
+        ({".copier-answers.yml": "own_modules:\n- module: billing\n  needs: []\n"}, False),
+        ({".copier-answers.yml": ": not yaml ["}, False),
+    ],
+)
+def test_force_recognises_an_earlier_import_by_what_the_importer_wrote(
+    tmp_path: Path, files: dict[str, str], earlier: bool
+) -> None:
+    destination = write(tmp_path / "out", {"README.md": "", **files})
+
+    assert cli.earlier_import(destination) is earlier
+    if earlier:
+        cli.check_paths(FIXTURES / "v104_notes", destination, force=True)
+
+
+def test_force_never_follows_a_link_from_dest_into_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "project"
+    shutil.copytree(FIXTURES / "v104_notes", source)
+    destination = write(tmp_path / "out", {"MIGRATION.md": "# Migration from Motia\n"})
+    (destination / "src").symlink_to(source, target_is_directory=True)
+
+    code, err = run_cli([str(source), str(destination), "--force"], capsys)
+
+    assert code == 1 and "links into SOURCE" in err
+
+
+# One source for what the template decides ------------------------------------------------------------
+
+
+def test_the_template_facts_come_from_copier_yml_and_lines_yml() -> None:
+    import yaml
+
+    root = Path(__file__).parents[1]
+    questions = yaml.safe_load((root / "copier.yml").read_text())
+    lines = list(yaml.safe_load((root / "lines.yml").read_text()))
+    options = {a.dest: a for a in cli.parser()._actions}
+
+    assert list(options["iii_line"].choices or []) == lines
+    assert options["iii_line"].default == questions["iii_line"]["default"]
+    assert sorted(options["python_version"].choices or []) == sorted(
+        questions["python_version"]["choices"]
+    )
+    assert options["engine_url"].default == questions["engine_url"]["default"]
+    for name, allowed in [("orders-worker", True), ("a1-b2", True), ("Bad_Name", False),
+                          ("-x", False), ("x" * 40, True), ("x" * 41, False)]:  # fmt: skip
+        assert cli.valid_worker_name(name) is allowed, name
+
+
+def test_the_importer_restates_no_template_fact() -> None:
+    """The values live in copier.yml and lines.yml; a copy in motia_import/ would drift."""
+    import yaml
+
+    root = Path(__file__).parents[1]
+    questions = yaml.safe_load((root / "copier.yml").read_text())
+    facts = [
+        questions["engine_url"]["default"],
+        "^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+        *(f'"{line}"' for line in yaml.safe_load((root / "lines.yml").read_text())),
+        *(f'"{v}"' for v in questions["python_version"]["choices"]),
+    ]
+    restated = {
+        (path.name, fact)
+        for path in (root / "motia_import").glob("*.py")
+        for fact in facts
+        if fact in path.read_text()
+    }
+    assert restated == set()
+
+
+def test_force_never_writes_through_a_link_out_of_dest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = write(tmp_path / "elsewhere", {"README.md": "someone else's"})
+    destination = write(tmp_path / "out", {"MIGRATION.md": "# Migration from Motia\n"})
+    (destination / "README.md").symlink_to(elsewhere / "README.md")
+
+    code, err = run_cli([str(FIXTURES / "v104_notes"), str(destination), "--force"], capsys)
+
+    assert code == 1 and "links out of DEST" in err
+    assert (elsewhere / "README.md").read_text() == "someone else's"
+
+
+def test_a_destination_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*_: object, **__: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "out"))
+
+    # Tests run as root here, where a read-only folder would not refuse anything.
+    monkeypatch.setattr(copier, "run_copy", refused)
+
+    code, err = run_cli([str(FIXTURES / "v104_notes"), str(tmp_path / "out")], capsys)
+
+    assert code == 1 and err.count("\n") == 1
+    assert "cannot write DEST (Permission denied" in err and "internal" not in err
+
+
+def test_step_named_files_without_motia_configs_are_no_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tool whose `steps/*_step.py` hold classes: Motia's `load_and_register_step` needs a
+    module-level `config` and `handler`, so it registered nothing; neither does the import."""
+    write(
+        tmp_path / "tool",
+        {
+            "requirements.txt": "rich>=13\n",
+            "steps/intro_step.py": "class IntroStep:\n    def run(self) -> None: ...\n",
+            "steps/outro_step.py": "class OutroStep:\n    def run(self) -> None: ...\n",
+        },
+    )
+
+    code, err = run_cli([str(tmp_path / "tool"), str(tmp_path / "out")], capsys)
+
+    assert code == 1 and err.count("\n") == 1
+    assert (
+        "found 2 step-like file(s) but converted none" in err and "no module-level `config`" in err
+    )
+    assert not (tmp_path / "out").exists()

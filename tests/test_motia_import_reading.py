@@ -103,8 +103,10 @@ def test_poetry_dependencies_become_pep_508(tmp_path: Path) -> None:
 
     project = read_project(tmp_path)
 
+    # Poetry's caret has an upper bound: ^1.0.4 is 1.0.4 and later 1.x releases.
     assert project.generation == "1.x" and str(project.motia_version) == "1.0.4"
-    assert project.dependencies.requirements == ["httpx>=0.27"]
+    assert project.motia_range == ">=1.0.4,<2"
+    assert project.dependencies.requirements == ["httpx>=0.27,<0.28"]
 
 
 def test_the_python_version_comes_from_the_project(tmp_path: Path) -> None:
@@ -119,28 +121,7 @@ def test_without_a_pin_the_step_configs_tell_the_generation(tmp_path: Path) -> N
     assert read_project(tmp_path).generation == "0.x"
 
 
-# Discovery --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("generation", "version", "roots", "suffixes"),
-    [
-        ("0.x", "0.5.2-beta.103", ("steps",), (".step.py",)),
-        ("0.x", "0.6.4-beta.130", ("steps",), (".step.py", "_step.py")),
-        ("0.x", "0.7.0-beta.131", ("steps",), ("_step.py",)),
-        ("0.x", "0.8.5-beta.142", ("steps", "src"), ("_step.py",)),
-        ("0.x", "0.17.11-beta.193", ("steps", "src"), ("_step.py",)),
-        ("1.x", "1.0.0rc21", ("steps", "src"), (".step.py",)),
-        ("1.x", "1.0.0rc22", ("steps", "src"), ("_step.py",)),
-        ("1.x", "1.0.4", ("steps", "src"), ("_step.py",)),
-    ],
-)
-def test_each_motia_version_has_its_step_file_rule(
-    generation: str, version: str, roots: tuple[str, ...], suffixes: tuple[str, ...]
-) -> None:
-    rule = rule_for(generation, parse_version(version))  # type: ignore[arg-type]
-
-    assert (rule.roots, rule.step_suffixes) == (roots, suffixes)
+# Discovery (each release's rule: test_motia_import_sources.py) ---------------------------------
 
 
 def test_discovery_skips_tests_copies_and_other_suffixes_and_lists_typescript(
