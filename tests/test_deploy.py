@@ -284,7 +284,7 @@ def test_config_yaml_lines_list_their_engine_workers_on_shared_adapters(
     names = LINES[line]["engine_workers"]
 
     assert "iii-exec" not in workers  # the worker runs in its own container
-    assert set(workers) == {names[need] for need in ["http", *ADAPTERS]}
+    assert set(workers) == {names[need] for need in ["http", *ADAPTERS]} | {"iii-worker-manager"}
     for need, (adapter, key) in ADAPTERS.items():
         assert workers[names[need]]["adapter"]["name"] == adapter
         assert set(workers[names[need]]["adapter"]["config"]) == {key}
@@ -354,9 +354,10 @@ def test_every_secret_the_files_read_is_in_env_example(everything: Path) -> None
         if line and not line.startswith("#")
     }
     interpolated = set(re.findall(r"\$\{([A-Z_]+)", (deploy / "compose.yaml").read_text()))
-    # The engine expands every ${NAME} in its files, comments too, and stops when one is unset.
+    # The engine expands every ${NAME} in its files, comments too, and stops when one is unset
+    # and has no default (${NAME:default}).
     for engine_file in (deploy / "engine").glob("*.yaml"):
-        interpolated |= set(re.findall(r"\$\{([^}:]+)", engine_file.read_text()))
+        interpolated |= set(re.findall(r"\$\{([^}:]+)\}", engine_file.read_text()))
     from_secret = {
         env["valueFrom"]["secretKeyRef"]["key"]
         for container in containers(everything).values()
@@ -415,11 +416,11 @@ def test_probes_work_with_a_distroless_engine_and_the_workers_health_route(
     everything: Path,
 ) -> None:
     units = containers(everything)
+    engine_ports = {p["name"]: p["containerPort"] for p in units["engine"]["ports"]}
 
-    assert units["engine"]["livenessProbe"]["tcpSocket"]["port"] == "engine"
-    assert units["engine"]["readinessProbe"]["tcpSocket"]["port"] == "engine"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert units["engine"][probe]["tcpSocket"]["port"] in engine_ports, probe
     ports = {p["name"]: p["containerPort"] for c in units.values() for p in c.get("ports", [])}
-    assert ports["engine"] == 49134
     assert ports["http"] == 3111
     assert units["worker"]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 3111}
     liveness = units["worker"]["livenessProbe"]
@@ -645,3 +646,45 @@ def test_pods_bound_their_disk_spread_over_nodes_and_keep_payloads_out_of_traces
     env = {e["name"]: e.get("value") for e in containers(everything)["worker"]["env"]}
     # The SDK reads it from 0.22 (iii.py); 0.11 attaches no payloads to spans.
     assert env.get("III_DISABLE_TRACE_PAYLOADS") == (None if line == "0.11" else "true")
+
+
+def engine_listener(project: Path) -> dict[str, Any]:
+    workers = load(project / "deploy/engine/config.yaml")["workers"]
+    [listener] = [w["config"] for w in workers if w["name"] == "iii-worker-manager"]
+    return dict(listener)
+
+
+@pytest.mark.parametrize(
+    ("answers", "line", "loopback"),
+    [
+        (EVERY_KIND, "0.25", True),  # streams: 3112 is on the engine
+        (EVERY_KIND, "0.11", True),
+        (["http"], "0.22", True),  # the 0.22 engine serves 3111 itself
+        (["http"], "0.25", False),  # 3111 is on the registry http worker's container
+        (["queue"], "0.22", False),
+        ([], "0.25", False),
+    ],
+)
+def test_the_engines_worker_listener_is_on_the_pods_loopback_where_it_can_be(
+    rendered: Render, answers: list[str], line: str, loopback: bool
+) -> None:
+    """Defence where the network plugin ignores NetworkPolicy: bound to 127.0.0.1, 49134 takes
+    nothing from outside the pod. The kubelet probes the pod's address, so the engine's probes
+    move to a port it serves there; an engine without one keeps 49134 for them."""
+    project = rendered(triggers=answers, iii_line=line, production=BOTH)
+    engine = containers(project)["engine"]
+    env = {e["name"]: e.get("value") for e in engine.get("env", [])}
+    ports = {p["name"]: p["containerPort"] for p in engine["ports"]}
+    compose_engine = load(project / "deploy/compose.yaml")["services"]["engine"]
+
+    assert engine_listener(project) == {"host": "${III_WORKER_HOST:0.0.0.0}", "port": 49134}
+    assert "III_WORKER_HOST" not in compose_engine.get("environment", {})  # the worker's container
+    if loopback:
+        assert env["III_WORKER_HOST"] == "127.0.0.1"
+        assert 49134 not in ports.values()
+    else:
+        assert "III_WORKER_HOST" not in env
+        assert ports == {"engine": 49134}
+    probed = {engine[p]["tcpSocket"]["port"] for p in ("startupProbe", "livenessProbe")}
+    assert probed <= set(ports)
+    assert kubernetes_errors(deployment(project)) is None
