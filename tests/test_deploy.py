@@ -592,6 +592,8 @@ def test_only_the_public_ports_are_reachable_and_49134_is_in_no_service(
         assert "Service" not in manifests
     for manifest in manifests.values():
         assert kubernetes_errors(manifest) is None, manifest["kind"]
+    built = load_all(kustomize(project / "deploy" / "kubernetes" / "overlays" / "production"))
+    assert {doc["kind"] for doc in built} == set(manifests) | {"ConfigMap"}
 
 
 def test_no_production_render_of_the_suite_publishes_the_worker_port(everything: Path) -> None:
