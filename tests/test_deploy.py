@@ -562,22 +562,43 @@ def test_every_compose_service_is_limited_and_gains_no_privileges(everything: Pa
 
 # Answer sets whose engine serves different public ports: none at all for a queue-only, a
 # cron-only or a handler-less worker, where the Service once carried 49134.
-PORT_ANSWERS = {
-    "every kind": (EVERY_KIND, {3111, 3112}),
-    "http": (["http"], {3111}),
-    "stream": (["stream"], {3112}),
-    "queue": (["queue"], set()),
-    "cron": (["cron"], set()),
-    "none": ([], set()),
+# The last field: whether the engine container serves a port besides 49134, so that 49134 can be
+# bound to the pod's loopback (the kubelet's probes take the other port).
+PORT_ANSWERS: dict[str, tuple[list[str], str, set[int], bool]] = {
+    "every kind": (EVERY_KIND, "0.25", {3111, 3112}, True),  # 3112 is on the engine
+    "http": (["http"], "0.25", {3111}, False),  # 3111 is on the registry http worker
+    "http on 0.22": (["http"], "0.22", {3111}, True),  # the 0.22 engine serves 3111 itself
+    "stream": (["stream"], "0.25", {3112}, True),
+    "queue": (["queue"], "0.25", set(), False),
+    "cron on 0.11": (["cron"], "0.11", set(), False),
+    "none": ([], "0.25", set(), False),
 }
+
+
+@pytest.fixture(scope="module")
+def port_render(
+    tmp_path_factory: pytest.TempPathFactory, template_copy: Path
+) -> Callable[[str], Path]:
+    """Each of PORT_ANSWERS rendered once for this module (the tests only read them)."""
+    renders: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in renders:
+            triggers, line, _, _ = PORT_ANSWERS[name]
+            answers = {"triggers": triggers, "iii_line": line, "production": BOTH}
+            destination = tmp_path_factory.mktemp("ports") / "my-worker"
+            renders[name] = render(destination, answers, template_copy)
+        return renders[name]
+
+    return get
 
 
 @pytest.mark.parametrize("answers", PORT_ANSWERS)
 def test_only_the_public_ports_are_reachable_and_49134_is_in_no_service(
-    rendered: Render, answers: str
+    port_render: Callable[[str], Path], answers: str
 ) -> None:
-    triggers, public = PORT_ANSWERS[answers]
-    project = rendered(triggers=triggers, production=BOTH)
+    public = PORT_ANSWERS[answers][2]
+    project = port_render(answers)
     manifests: dict[str, dict[str, Any]] = {m["kind"]: m for m in base_manifests(project)}
     policy = manifests["NetworkPolicy"]["spec"]
 
@@ -656,24 +677,15 @@ def engine_listener(project: Path) -> dict[str, Any]:
     return dict(listener)
 
 
-@pytest.mark.parametrize(
-    ("answers", "line", "loopback"),
-    [
-        (EVERY_KIND, "0.25", True),  # streams: 3112 is on the engine
-        (EVERY_KIND, "0.11", True),
-        (["http"], "0.22", True),  # the 0.22 engine serves 3111 itself
-        (["http"], "0.25", False),  # 3111 is on the registry http worker's container
-        (["queue"], "0.22", False),
-        ([], "0.25", False),
-    ],
-)
+@pytest.mark.parametrize("answers", PORT_ANSWERS)
 def test_the_engines_worker_listener_is_on_the_pods_loopback_where_it_can_be(
-    rendered: Render, answers: list[str], line: str, loopback: bool
+    port_render: Callable[[str], Path], answers: str
 ) -> None:
     """Defence where the network plugin ignores NetworkPolicy: bound to 127.0.0.1, 49134 takes
     nothing from outside the pod. The kubelet probes the pod's address, so the engine's probes
     move to a port it serves there; an engine without one keeps 49134 for them."""
-    project = rendered(triggers=answers, iii_line=line, production=BOTH)
+    loopback = PORT_ANSWERS[answers][3]
+    project = port_render(answers)
     engine = containers(project)["engine"]
     env = {e["name"]: e.get("value") for e in engine.get("env", [])}
     ports = {p["name"]: p["containerPort"] for p in engine["ports"]}
