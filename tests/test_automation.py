@@ -74,6 +74,23 @@ def test_workflows_ask_for_the_least_permissions(project: Path) -> None:
     }
 
 
+def test_ci_builds_the_image_and_smoke_runs_it_with_the_projects_script(project: Path) -> None:
+    steps = workflows(project)["ci.yml"]["jobs"]["check"]["steps"]
+    runs = [step for step in steps if "run" in step]
+    builds = [step for step in runs if step["run"].startswith("docker build")]
+
+    if not (project / "Dockerfile").exists():
+        assert builds == []
+        assert not (project / "scripts" / "smoke_image.py").exists()
+        return
+    [build] = builds
+    tag = build["run"].split("--tag ", 1)[1].split()[0]
+    [smoke] = [step for step in runs if "scripts/smoke_image.py" in step["run"]]
+    assert steps.index(smoke) > steps.index(build)
+    assert smoke["run"].endswith(f"scripts/smoke_image.py {tag}")
+    assert (project / "scripts" / "smoke_image.py").is_file()
+
+
 def test_renovate_turns_on_its_copier_manager(project: Path) -> None:
     config = yaml.safe_load((project / "renovate.json").read_text())
 

@@ -219,6 +219,7 @@ def test_the_kustomize_build_passes_the_api_schemas(everything: Path, layer: str
         "Deployment",
         "Service",
         "PodDisruptionBudget",
+        "NetworkPolicy",
     }
     for document in built:
         assert kubernetes_errors(document) is None, document["kind"]
@@ -283,7 +284,7 @@ def test_config_yaml_lines_list_their_engine_workers_on_shared_adapters(
     names = LINES[line]["engine_workers"]
 
     assert "iii-exec" not in workers  # the worker runs in its own container
-    assert set(workers) == {names[need] for need in ["http", *ADAPTERS]}
+    assert set(workers) == {names[need] for need in ["http", *ADAPTERS]} | {"iii-worker-manager"}
     for need, (adapter, key) in ADAPTERS.items():
         assert workers[names[need]]["adapter"]["name"] == adapter
         assert set(workers[names[need]]["adapter"]["config"]) == {key}
@@ -312,6 +313,8 @@ def test_the_0_25_engine_lists_only_its_own_workers_and_compose_runs_the_rest(
             adapter, key = ADAPTERS[name]
             assert container["config_override"]["adapter"]["name"] == adapter
             assert set(container["config_override"]["adapter"]["config"]) == {key}
+        elif name == "http":
+            assert container["config_override"] == {"concurrency_request_limit": 64}
         else:
             assert "config_override" not in container
 
@@ -351,9 +354,10 @@ def test_every_secret_the_files_read_is_in_env_example(everything: Path) -> None
         if line and not line.startswith("#")
     }
     interpolated = set(re.findall(r"\$\{([A-Z_]+)", (deploy / "compose.yaml").read_text()))
-    # The engine expands every ${NAME} in its files, comments too, and stops when one is unset.
+    # The engine expands every ${NAME} in its files, comments too, and stops when one is unset
+    # and has no default (${NAME:default}).
     for engine_file in (deploy / "engine").glob("*.yaml"):
-        interpolated |= set(re.findall(r"\$\{([^}:]+)", engine_file.read_text()))
+        interpolated |= set(re.findall(r"\$\{([^}:]+)\}", engine_file.read_text()))
     from_secret = {
         env["valueFrom"]["secretKeyRef"]["key"]
         for container in containers(everything).values()
@@ -412,14 +416,17 @@ def test_probes_work_with_a_distroless_engine_and_the_workers_health_route(
     everything: Path,
 ) -> None:
     units = containers(everything)
+    engine_ports = {p["name"]: p["containerPort"] for p in units["engine"]["ports"]}
 
-    assert units["engine"]["livenessProbe"]["tcpSocket"]["port"] == "engine"
-    assert units["engine"]["readinessProbe"]["tcpSocket"]["port"] == "engine"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert units["engine"][probe]["tcpSocket"]["port"] in engine_ports, probe
     ports = {p["name"]: p["containerPort"] for c in units.values() for p in c.get("ports", [])}
-    assert ports["engine"] == 49134
     assert ports["http"] == 3111
     assert units["worker"]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 3111}
-    assert "livenessProbe" not in units["worker"]  # it exits instead of hanging
+    liveness = units["worker"]["livenessProbe"]
+    assert liveness["httpGet"] == {"path": "/healthz", "port": 3111}
+    # Longer than the SDK's reconnect backoff (30 s at most) after an engine restart.
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] > 30
 
 
 def test_a_worker_without_http_has_no_health_probe(rendered: Render) -> None:
@@ -428,6 +435,7 @@ def test_a_worker_without_http_has_no_health_probe(rendered: Render) -> None:
     services = load(project / "deploy/compose.yaml")["services"]
 
     assert "readinessProbe" not in worker
+    assert "livenessProbe" not in worker
     assert "healthcheck" not in services["worker"]
 
 
@@ -438,12 +446,34 @@ def test_the_grace_period_outlasts_the_workers_drain(everything: Path) -> None:
 
     assert drain == 13  # STOP_GRACE_SECONDS' default, then closing the client
     assert pod["terminationGracePeriodSeconds"] > drain
-    grace = python_constant(everything / "src" / "main.py", "DEFAULT_STOP_GRACE_SECONDS")
-    for name, container in containers(everything).items():
-        if name != "worker":  # the engine keeps routing while the worker lets invocations finish
-            pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-            assert grace <= pre_stop < pod["terminationGracePeriodSeconds"], name
     assert float(worker["stop_grace_period"].removesuffix("s")) > drain
+
+
+def pre_stop_seconds(container: dict[str, Any]) -> int:
+    return int(container["lifecycle"]["preStop"]["sleep"]["seconds"])
+
+
+def test_every_container_waits_before_sigterm_and_all_of_it_fits_the_grace_period(
+    everything: Path,
+) -> None:
+    """The worker's own preStop lets the Service stop routing to it before SIGTERM (without it,
+    a rollout answered 404s); then it drains and closes its client. The engine containers wait
+    out all of that, and the whole sequence ends before the kubelet's SIGKILL."""
+    pod = deployment(everything)["spec"]["template"]["spec"]
+    units = containers(everything)
+    env = {e["name"]: e.get("value") for e in units["worker"]["env"]}
+    stop_grace = float(env["STOP_GRACE_SECONDS"])  # set in the manifest, not left to a default
+    close = python_constant(
+        everything / "src" / "lib" / "iii_client.py", r"def stop_client\(timeout: float"
+    )
+    worker_pre_stop = pre_stop_seconds(units["worker"])
+
+    assert worker_pre_stop >= 3  # endpoint removal reaches kube-proxy and Ingresses in seconds
+    assert worker_pre_stop + stop_grace + close < pod["terminationGracePeriodSeconds"]
+    for name, container in units.items():
+        if name != "worker":
+            assert worker_pre_stop + stop_grace <= pre_stop_seconds(container), name
+            assert pre_stop_seconds(container) < pod["terminationGracePeriodSeconds"], name
 
 
 def test_a_pod_disruption_budget_keeps_a_unit_serving(everything: Path) -> None:
@@ -466,3 +496,209 @@ def test_the_worker_connects_to_its_own_engine_and_runs_its_image(everything: Pa
     assert "command" not in service and "command" not in worker  # the image's CMD, no watcher
     assert "develop" not in service  # no compose watch mode
     assert "watchfiles" not in (everything / "deploy" / "compose.yaml").read_text()
+
+
+# --- Secure by default (issue 14) ----------------------------------------------------------------
+
+SECRET_NAMES = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|_URL$")  # the URLs carry the passwords
+
+
+def example_values(project: Path) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in (project / "deploy" / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def test_the_example_env_file_gives_no_secret_a_usable_value(everything: Path) -> None:
+    """Copied as is, compose must refuse to start: its `${VAR:?}` refuses only unset or empty
+    values, and `change-me` opened the API and signed stream tokens."""
+    values = example_values(everything)
+    secrets = {name for name in values if SECRET_NAMES.search(name)}
+    compose = (everything / "deploy" / "compose.yaml").read_text()
+
+    assert {"API_KEY", "STREAM_AUTH_SECRET", "REDIS_PASSWORD", "RABBITMQ_PASSWORD"} <= secrets
+    assert {name: values[name] for name in secrets} == dict.fromkeys(secrets, "")
+    for name in secrets - {"REDIS_PASSWORD"}:  # Redis reads its password as a compose secret
+        assert f"${{{name}:?" in compose, name
+    readme = (everything / "deploy" / "README.md").read_text()
+    assert "secrets.token_urlsafe(32)" in readme
+    assert "exits 2" in readme
+
+
+def test_redis_gets_its_password_from_a_file_not_a_command_line_or_environment(
+    everything: Path,
+) -> None:
+    compose = load(everything / "deploy" / "compose.yaml")
+    redis = compose["services"]["redis"]
+
+    assert compose["secrets"]["redis_password"] == {"environment": "REDIS_PASSWORD"}
+    assert redis["secrets"] == ["redis_password"]
+    assert "environment" not in redis
+    assert "${REDIS_PASSWORD" not in json.dumps(redis)  # interpolated, it shows in docker inspect
+    assert "--requirepass" not in json.dumps(redis)
+
+
+def test_compose_publishes_ports_on_the_loopback_unless_told_otherwise(everything: Path) -> None:
+    services = load(everything / "deploy" / "compose.yaml")["services"]
+    published = [port for service in services.values() for port in service.get("ports", [])]
+
+    assert published  # http and streams
+    for port in published:
+        assert port.startswith("${BIND_ADDRESS:-127.0.0.1}:"), port
+    assert example_values(everything)["BIND_ADDRESS"] == "127.0.0.1"
+
+
+def test_every_compose_service_is_limited_and_gains_no_privileges(everything: Path) -> None:
+    services = load(everything / "deploy" / "compose.yaml")["services"]
+
+    assert {"redis", "rabbitmq", "worker", "engine"} <= set(services)
+    for name, service in services.items():
+        assert service["security_opt"] == ["no-new-privileges:true"], name
+        assert set(service["deploy"]["resources"]["limits"]) == {"memory", "cpus", "pids"}, name
+    assert services["worker"]["deploy"]["resources"]["limits"]["memory"] == "256m"
+
+
+# Answer sets whose engine serves different public ports: none at all for a queue-only, a
+# cron-only or a handler-less worker, where the Service once carried 49134.
+# The last field: whether the engine container serves a port besides 49134, so that 49134 can be
+# bound to the pod's loopback (the kubelet's probes take the other port).
+PORT_ANSWERS: dict[str, tuple[list[str], str, set[int], bool]] = {
+    "every kind": (EVERY_KIND, "0.25", {3111, 3112}, True),  # 3112 is on the engine
+    "http": (["http"], "0.25", {3111}, False),  # 3111 is on the registry http worker
+    "http on 0.22": (["http"], "0.22", {3111}, True),  # the 0.22 engine serves 3111 itself
+    "stream": (["stream"], "0.25", {3112}, True),
+    "queue": (["queue"], "0.25", set(), False),
+    "cron on 0.11": (["cron"], "0.11", set(), False),
+    "none": ([], "0.25", set(), False),
+}
+
+
+@pytest.fixture(scope="module")
+def port_render(
+    tmp_path_factory: pytest.TempPathFactory, template_copy: Path
+) -> Callable[[str], Path]:
+    """Each of PORT_ANSWERS rendered once for this module (the tests only read them)."""
+    renders: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in renders:
+            triggers, line, _, _ = PORT_ANSWERS[name]
+            answers = {"triggers": triggers, "iii_line": line, "production": BOTH}
+            destination = tmp_path_factory.mktemp("ports") / "my-worker"
+            renders[name] = render(destination, answers, template_copy)
+        return renders[name]
+
+    return get
+
+
+@pytest.mark.parametrize("answers", PORT_ANSWERS)
+def test_only_the_public_ports_are_reachable_and_49134_is_in_no_service(
+    port_render: Callable[[str], Path], answers: str
+) -> None:
+    public = PORT_ANSWERS[answers][2]
+    project = port_render(answers)
+    manifests: dict[str, dict[str, Any]] = {m["kind"]: m for m in base_manifests(project)}
+    policy = manifests["NetworkPolicy"]["spec"]
+
+    assert policy["podSelector"] == manifests["Deployment"]["spec"]["selector"]
+    assert policy["policyTypes"] == ["Ingress"]
+    admitted = {port["port"] for rule in policy["ingress"] for port in rule["ports"]}
+    assert admitted == public
+    assert all(set(rule) == {"ports"} for rule in policy["ingress"])  # from anywhere, these ports
+    if public:
+        assert {p["port"] for p in manifests["Service"]["spec"]["ports"]} == public
+    else:
+        assert "Service" not in manifests
+    for manifest in manifests.values():
+        assert kubernetes_errors(manifest) is None, manifest["kind"]
+    built = load_all(kustomize(project / "deploy" / "kubernetes" / "overlays" / "production"))
+    assert {doc["kind"] for doc in built} == set(manifests) | {"ConfigMap"}
+
+
+def test_no_production_render_of_the_suite_publishes_the_worker_port(everything: Path) -> None:
+    services = load(everything / "deploy" / "compose.yaml")["services"]
+    built = (everything / "deploy" / "kubernetes").rglob("*.yaml")
+
+    assert not any("49134" in str(port) for s in services.values() for port in s.get("ports", []))
+    for path in built:
+        for document in load_all(path.read_text()):
+            if document.get("kind") == "Service":
+                assert 49134 not in {p["port"] for p in document["spec"]["ports"]}, path
+
+
+def test_the_http_worker_bounds_requests_in_flight_with_a_key_its_line_accepts(
+    everything: Path, line: str
+) -> None:
+    """The engine's http config refuses unknown keys (`deny_unknown_fields` in rest_api/config.rs
+    on 0.11.6 and 0.22.1), and has no body-size key: `body_limit`, which docs list, would stop the
+    engine. `concurrency_request_limit` is its key; with a proxy's body limit it bounds memory."""
+    deploy = everything / "deploy"
+    if LINES[line]["runner"] == "iii-exec":
+        workers = {
+            w["name"]: w.get("config", {}) for w in load(deploy / "engine/config.yaml")["workers"]
+        }
+        http = workers[LINES[line]["engine_workers"]["http"]]
+    else:
+        http = load(deploy / "engine/worker-compose.yaml")["containers"]["http"]["config_override"]
+
+    assert http["concurrency_request_limit"] == 64
+    assert "body_limit" not in http
+    readme = (deploy / "README.md").read_text()
+    assert "concurrency_request_limit" in readme and "256Mi" in readme
+
+
+def test_pods_bound_their_disk_spread_over_nodes_and_keep_payloads_out_of_traces(
+    everything: Path, line: str
+) -> None:
+    pod = deployment(everything)["spec"]["template"]["spec"]
+
+    for volume in pod["volumes"]:
+        if "emptyDir" in volume:
+            assert volume["emptyDir"]["sizeLimit"], volume["name"]
+    for name, container in containers(everything).items():
+        assert container["resources"]["limits"]["ephemeral-storage"], name
+        assert container["resources"]["requests"]["ephemeral-storage"], name
+    [spread] = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert (
+        spread["labelSelector"]["matchLabels"]
+        == deployment(everything)["spec"]["selector"]["matchLabels"]
+    )
+    env = {e["name"]: e.get("value") for e in containers(everything)["worker"]["env"]}
+    # The SDK reads it from 0.22 (iii.py); 0.11 attaches no payloads to spans.
+    assert env.get("III_DISABLE_TRACE_PAYLOADS") == (None if line == "0.11" else "true")
+
+
+def engine_listener(project: Path) -> dict[str, Any]:
+    workers = load(project / "deploy/engine/config.yaml")["workers"]
+    [listener] = [w["config"] for w in workers if w["name"] == "iii-worker-manager"]
+    return dict(listener)
+
+
+@pytest.mark.parametrize("answers", PORT_ANSWERS)
+def test_the_engines_worker_listener_is_on_the_pods_loopback_where_it_can_be(
+    port_render: Callable[[str], Path], answers: str
+) -> None:
+    """Defence where the network plugin ignores NetworkPolicy: bound to 127.0.0.1, 49134 takes
+    nothing from outside the pod. The kubelet probes the pod's address, so the engine's probes
+    move to a port it serves there; an engine without one keeps 49134 for them."""
+    loopback = PORT_ANSWERS[answers][3]
+    project = port_render(answers)
+    engine = containers(project)["engine"]
+    env = {e["name"]: e.get("value") for e in engine.get("env", [])}
+    ports = {p["name"]: p["containerPort"] for p in engine["ports"]}
+    compose_engine = load(project / "deploy/compose.yaml")["services"]["engine"]
+
+    assert engine_listener(project) == {"host": "${III_WORKER_HOST:0.0.0.0}", "port": 49134}
+    assert "III_WORKER_HOST" not in compose_engine.get("environment", {})  # the worker's container
+    if loopback:
+        assert env["III_WORKER_HOST"] == "127.0.0.1"
+        assert 49134 not in ports.values()
+    else:
+        assert "III_WORKER_HOST" not in env
+        assert ports == {"engine": 49134}
+    probed = {engine[p]["tcpSocket"]["port"] for p in ("startupProbe", "livenessProbe")}
+    assert probed <= set(ports)
+    assert kubernetes_errors(deployment(project)) is None

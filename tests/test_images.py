@@ -4,11 +4,13 @@ engine double on the host. Where no container engine or base image is usable, sk
 
 Each variant builds one image and runs one container through every check, in order: it registers
 everything, answers HTTP, runs as a non-root user with the worker as PID 1, and `docker stop` ends
-it with exit code 0 within 5 s.
+it with exit code 0 within 5 s. The same image then goes through the project's own
+`scripts/smoke_image.py`, the step its CI workflow runs, so that step is proven here too.
 """
 
 import re
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,7 @@ from engine_double import EngineDouble
 
 from harness import containers
 from harness.kinds import expected
-from harness.projects import RENDERS, answers_of, project_at, render
+from harness.projects import RENDERS, Project, answers_of, project_at, render
 
 pytestmark = pytest.mark.slow
 
@@ -67,6 +69,7 @@ def test_fresh_project_image_serves_as_a_non_root_pid_1_worker_and_stops_cleanly
     package_manager: str,
     tmp_path: Path,
     template_copy: Path,
+    built: Callable[[str], Project],
     record_property: Callable[[str, object], None],
 ) -> None:
     usable(python)
@@ -92,8 +95,25 @@ def test_fresh_project_image_serves_as_a_non_root_pid_1_worker_and_stops_cleanly
                 record_property("stopped_in_s", round(smoke(engine, container), 2))
         finally:
             engine.stop()
+        assert_projects_smoke_script_passes(project, tag, built("all"))
     finally:
         containers.remove_image(tag)
+
+
+def assert_projects_smoke_script_passes(project: Path, tag: str, installed: Project) -> None:
+    """The project's `scripts/smoke_image.py` on this image, as its CI runs it, with the Python of
+    the installed all-kinds render (the same handlers; installing this copy would cost a minute)."""
+    result = subprocess.run(
+        [installed.tool("python"), "scripts/smoke_image.py", tag],
+        cwd=project,
+        env={**installed.env, "DOCKER": containers.DOCKER or "docker"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    assert "registered everything and stopped with exit 0" in result.stdout
 
 
 def smoke(engine: EngineDouble, container: str) -> float:
