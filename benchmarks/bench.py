@@ -22,13 +22,15 @@ import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.kinds import expected
 from harness.projects import (
@@ -43,6 +45,8 @@ from harness.projects import (
 
 sys.path.insert(0, str(ENGINE_DOUBLE_DIR))
 from engine_double import EngineDouble
+
+from benchmarks.cpu import cpu_seconds
 
 HERE = Path(__file__).resolve().parent
 
@@ -101,28 +105,140 @@ def bench_cold_start(project: Project, rounds: int) -> tuple[float, float, float
     return statistics.median(generated), statistics.median(hello), median_ratio(generated, hello)
 
 
-def interleaved_rates(
-    engine: EngineDouble, functions: dict[str, Callable[[int], Any]], rounds: int, calls: int
-) -> dict[str, float]:
-    """Median invocations per second of each function, the functions taking turns batch by
-    batch, in reverse order every other round (so none always follows the same one)."""
-    rates: dict[str, list[float]] = {name: [] for name in functions}
+@dataclass
+class Target:
+    """One function of a running worker process, and the payload of its i-th call."""
+
+    engine: EngineDouble
+    pid: int
+    function_id: str
+    payload: Callable[[int], Any]
+
+
+@dataclass
+class Figures:
+    """One target's figures, one value per round."""
+
+    rates: list[float] = field(default_factory=list)  # invocations per second
+    cpu: list[float] = field(default_factory=list)  # worker CPU s per call, less its idle CPU
+    raw_cpu: list[float] = field(default_factory=list)  # worker CPU s per call, as measured
+    idle: list[float] = field(default_factory=list)  # worker CPU s per second with no call
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+    @property
+    def cpu_us(self) -> float:
+        return statistics.median(self.cpu) * 1e6
+
+
+# How long each round watches the workers do nothing, for the CPU they use idle.
+IDLE_SECONDS = 0.5
+
+
+def idle_cpu(pids: list[int], seconds: float) -> dict[int, float]:
+    """CPU seconds per second that each process uses while nothing calls it."""
+    before = {pid: cpu_seconds(pid) for pid in pids}
+    start = time.perf_counter()
+    time.sleep(seconds)
+    wall = time.perf_counter() - start
+    return {pid: (cpu_seconds(pid) - before[pid]) / wall for pid in pids}
+
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+# A worker is done with a batch once it has used under 2% of a CPU over two windows in a row.
+QUIET_WINDOW_SECONDS, QUIET_SHARE = 0.05, 0.02
+
+
+def settle(pid: int, timeout: float = 5.0) -> float:
+    """Wait until the process is quiet; the seconds waited."""
+    start = time.perf_counter()
+    quiet = 0
+    while quiet < 2 and time.perf_counter() - start < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(QUIET_WINDOW_SECONDS)
+        quiet = quiet + 1 if cpu_seconds(pid) - before < QUIET_WINDOW_SECONDS * QUIET_SHARE else 0
+    return time.perf_counter() - start
+
+
+def measure(targets: dict[Key, Target], rounds: int, calls: int) -> dict[Key, Figures]:
+    """Invocations per second of each target, and its worker's CPU time per call (from the OS,
+    around the batch, less what the worker uses idle over the same wall time). The targets take
+    turns batch by batch, in reverse order every other round, so none always follows the same
+    one; each round starts by measuring every worker idle."""
+    figures = {name: Figures() for name in targets}
+    pids = sorted({target.pid for target in targets.values()})
     for round_number in range(rounds):
-        order = list(functions.items())
-        for name, payload in order if round_number % 2 == 0 else reversed(order):
-            batch = [(name, payload(i)) for i in range(calls)]
-            seconds = timed(partial(engine.invoke_many, batch, timeout=300))
-            rates[name].append(calls / seconds)
-            engine.reset()
-    return {name: statistics.median(values) for name, values in rates.items()}
+        idle = idle_cpu(pids, IDLE_SECONDS)
+        order = list(targets.items())
+        for name, target in order if round_number % 2 == 0 else reversed(order):
+            batch = [(target.function_id, target.payload(i)) for i in range(calls)]
+            cpu = cpu_seconds(target.pid)
+            start = time.perf_counter()
+            results = target.engine.invoke_many(batch, timeout=300)
+            wall = time.perf_counter() - start
+            # What the calls set off after answering (a state trigger, say) is theirs too.
+            busy = wall + settle(target.pid)
+            cpu = cpu_seconds(target.pid) - cpu
+            target.engine.reset()
+            failed = [result for result in results if isinstance(result, BaseException)]
+            if failed:  # an error path would be measured instead of the handler
+                raise RuntimeError(f"{len(failed)} calls of {name} failed: {failed[0]}")
+            figure = figures[name]
+            figure.rates.append(calls / wall)
+            figure.raw_cpu.append(cpu / calls)
+            figure.cpu.append((cpu - idle[target.pid] * busy) / calls)
+            figure.idle.append(idle[target.pid])
+    return figures
+
+
+def cpu_ratio(numerator: Figures, denominator: Figures) -> tuple[float, float, float]:
+    """The median of the per-round ratios of CPU per call (each round's batches ran side by
+    side), and their smallest and largest."""
+    ratios = sorted(a / b for a, b in zip(numerator.cpu, denominator.cpu, strict=True))
+    return statistics.median(ratios), ratios[0], ratios[-1]
+
+
+def start_on_own_engine(
+    project: Project, command: list[str], function_ids: list[str], line: str | None = None
+) -> tuple[EngineDouble, "subprocess.Popen[bytes]"]:
+    """A worker process on an engine double of its own, once its functions are registered."""
+    engine = EngineDouble(line=line).start()
+    process = project.start_worker(
+        engine.url, command=command, env={"PYTHONPATH": str(project.path)}
+    )
+    try:
+        engine.wait_for_functions(*function_ids, timeout=60)
+    except BaseException:
+        kill_if_running(process)
+        engine.stop()
+        raise
+    return engine, process
+
+
+def stop_workers(workers: list[tuple[EngineDouble, "subprocess.Popen[bytes]"]]) -> None:
+    for _, process in workers:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for engine, process in workers:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            kill_if_running(process)
+        engine.stop()
 
 
 def bench_throughput(
     project: Project, rounds: int, calls: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Invocations per second: the generated async handlers against a no-op, on their own (a
-    batch of sync calls leaves threads behind that would slow whatever runs next); then the
-    same handlers written sync against async."""
+) -> tuple[dict[str, Figures], dict[str, Figures]]:
+    """First the generated worker as it runs (`python -m src.main`) against the bare SDK worker
+    (`hello_worker.py`, one no-op), each process on its own engine double, together with the
+    benchmark worker's no-op and status handler on the project's client; then, in the benchmark
+    worker alone, the same handlers written sync against async (a batch of sync calls leaves
+    threads behind, so they run last)."""
     prefix = project.answers["worker_name"] + "::"
     request = {
         "method": "POST",
@@ -132,37 +248,50 @@ def bench_throughput(
         "headers": {},
     }
 
+    def same(_i: int) -> dict[str, Any]:
+        return request
+
     def create(i: int) -> dict[str, Any]:
         return {**request, "body": {"name": f"item {i}"}}
 
-    generated: dict[str, Callable[[int], Any]] = {
-        "bench::noop": lambda i: request,
-        prefix + "admin::status": lambda i: request,
-        prefix + "items::create": create,
-    }
-    sync_twins: dict[str, Callable[[int], Any]] = {
-        **generated,
-        "bench::noop-sync": lambda i: request,
-        "bench::status-sync": lambda i: request,
-        "bench::create-sync": create,
-    }
-    engine = EngineDouble().start()
-    process = project.start_worker(
-        engine.url,
-        command=[project.tool("python"), str(HERE / "throughput_worker.py")],
-        env={"PYTHONPATH": str(project.path)},
-    )
+    python = project.tool("python")
+    status, create_id = prefix + "admin::status", prefix + "items::create"
+    sync_twins = ["bench::noop-sync", "bench::status-sync", "bench::create-sync"]
+    workers = []
     try:
-        engine.wait_for_functions(*sync_twins, timeout=60)
-        for name, payload in sync_twins.items():  # warm up
-            engine.invoke_many([(name, payload(i)) for i in range(50)])
-        async_rates = interleaved_rates(engine, generated, rounds, calls)
-        all_rates = interleaved_rates(engine, sync_twins, rounds, calls)
+        workers.append(
+            start_on_own_engine(project, [python, str(HERE / "hello_worker.py")], ["hello::hello"])
+        )
+        workers.append(
+            start_on_own_engine(project, [python, "-m", "src.main"], [status, create_id])
+        )
+        workers.append(start_on_own_engine(
+            project, [python, str(HERE / "throughput_worker.py")], ["bench::noop", status, create_id, *sync_twins]
+        ))  # fmt: skip
+        (bare, bare_process), (main, main_process), (bench, bench_process) = workers
+        side_by_side = {
+            "bare SDK no-op": Target(bare, bare_process.pid, "hello::hello", same),
+            "generated status": Target(main, main_process.pid, status, same),
+            "generated create": Target(main, main_process.pid, create_id, create),
+            "client no-op": Target(bench, bench_process.pid, "bench::noop", same),
+            "client status": Target(bench, bench_process.pid, status, same),
+        }
+        sync_async = {
+            "async no-op": Target(bench, bench_process.pid, "bench::noop", same),
+            "async status": Target(bench, bench_process.pid, status, same),
+            "async create": Target(bench, bench_process.pid, create_id, create),
+            "sync no-op": Target(bench, bench_process.pid, "bench::noop-sync", same),
+            "sync status": Target(bench, bench_process.pid, "bench::status-sync", same),
+            "sync create": Target(bench, bench_process.pid, "bench::create-sync", create),
+        }
+        for target in [*side_by_side.values(), *sync_async.values()]:  # warm up
+            target.engine.invoke_many([(target.function_id, target.payload(i)) for i in range(50)])
+            target.engine.reset()
+        generated = measure(side_by_side, rounds, calls)
+        written = measure(sync_async, rounds, calls)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
-        engine.stop()
-    return async_rates, all_rates
+        stop_workers(workers)
+    return generated, written
 
 
 # The renders that stand for each iii line, and the gain that would make uvloop the default.
@@ -184,76 +313,69 @@ def install_uvloop(project: Project) -> None:
 
 def bench_event_loops(
     project: Project, line: str, rounds: int, calls: int
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, tuple[Figures, Figures]]:
     """uvloop against the default loop: two copies of the same worker, each on its own engine
-    double of the project's line, measured in alternating batches. Returns the median
-    invocations/s on uvloop and on asyncio, per function."""
+    double of the project's line, measured in alternating batches. Returns the figures on uvloop
+    and on asyncio, per function."""
     prefix = project.answers["worker_name"] + "::"
     request = {"method": "POST", "path": "/items", "path_params": {}, "query_params": {}}
     functions: dict[str, Callable[[int], Any]] = {
         "bench::noop": lambda i: {**request, "headers": {}},
         prefix + "items::create": lambda i: {**request, "headers": {}, "body": {"name": f"i{i}"}},
     }
-    loops = {"asyncio": {}, "uvloop": {"BENCH_EVENT_LOOP": "uvloop"}}
-    engines = {name: EngineDouble(line=line).start() for name in loops}
-    processes = {
-        name: project.start_worker(
-            engines[name].url,
-            command=[project.tool("python"), str(HERE / "throughput_worker.py")],
-            env={"PYTHONPATH": str(project.path), **extra},
-        )
-        for name, extra in loops.items()
-    }
-    rates: dict[tuple[str, str], list[float]] = {(n, f): [] for n in loops for f in functions}
+    command = [project.tool("python"), str(HERE / "throughput_worker.py")]
+    workers = {}
     try:
-        for name, engine in engines.items():
+        for name, extra in {"asyncio": {}, "uvloop": {"BENCH_EVENT_LOOP": "uvloop"}}.items():
+            engine = EngineDouble(line=line).start()
+            process = project.start_worker(
+                engine.url, command=command, env={"PYTHONPATH": str(project.path), **extra}
+            )
+            workers[name] = (engine, process)
             engine.wait_for_functions(*functions, "bench::event-loop", timeout=60)
             [running] = engine.invoke_many([("bench::event-loop", {})])
-            expected = "uvloop" if name == "uvloop" else "asyncio"
-            if not str(running).startswith(expected):
-                raise RuntimeError(f"the {name} worker runs on {running}, not {expected}")
+            if not str(running).startswith(name):
+                raise RuntimeError(f"the {name} worker runs on {running}, not {name}")
             for function, payload in functions.items():  # warm up
                 engine.invoke_many([(function, payload(i)) for i in range(50)])
-        for _ in range(rounds):
-            for function, payload in functions.items():
-                for name, engine in engines.items():
-                    batch = [(function, payload(i)) for i in range(calls)]
-                    seconds = timed(partial(engine.invoke_many, batch, timeout=300))
-                    rates[name, function].append(calls / seconds)
-                    engine.reset()
+            engine.reset()
+        targets = {
+            (function, name): Target(engine, process.pid, function, payload)
+            for function, payload in functions.items()
+            for name, (engine, process) in workers.items()
+        }
+        figures = measure(targets, rounds, calls)
     finally:
-        for process in processes.values():
-            process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=10)
-            finally:
-                kill_if_running(process)
-        for engine in engines.values():
-            engine.stop()
+        stop_workers(list(workers.values()))
     return {
-        function: (
-            statistics.median(rates["uvloop", function]),
-            statistics.median(rates["asyncio", function]),
-        )
+        function: (figures[function, "uvloop"], figures[function, "asyncio"])
         for function in functions
     }
 
 
 def event_loop_report(workdir: Path, rounds: int, calls: int) -> None:
     load = os.getloadavg()[0]
-    print(f"\nuvloop vs asyncio, invocations/s ({rounds} alternating rounds; load {load:.2f})\n")
+    print(
+        f"\nuvloop vs asyncio ({rounds} alternating rounds; load {load:.2f}): the worker's CPU per"
+        f" call on asyncio over that on uvloop (the per-round range in brackets), then the rates\n"
+    )
     for line, name in EVENT_LOOP_RENDERS.items():
         answers = answers_of(name)
         path = workdir / "event-loop" / name / answers["worker_name"]
         project = build(render(path, answers), answers, name)
         install_uvloop(project)
         for function, (uvloop, default) in bench_event_loops(project, line, rounds, calls).items():
-            ratio = uvloop / default
+            ratio, low, high = cpu_ratio(default, uvloop)
             verdict = "adopt" if ratio >= UVLOOP_ADOPTION_RATIO else "keep asyncio"
             label = f"iii {line} ({name})"
-            detail = f"{uvloop:.0f}/s vs {default:.0f}/s"
-            print(f"  {label:<22} {function:<36} {ratio:5.2f}x  {verdict:<12}  {detail}")
+            cpu = f"{default.cpu_us:.0f} vs {uvloop.cpu_us:.0f} us/call [{low:.2f}-{high:.2f}]"
+            rates = (
+                f"{uvloop.rate / default.rate:.2f}x: {uvloop.rate:.0f}/s vs {default.rate:.0f}/s"
+            )
+            print(
+                f"  {label:<22} {function:<30} CPU {ratio:5.2f}x {verdict:<12} {cpu:<34}"
+                f" rate {rates}"
+            )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
@@ -280,6 +402,46 @@ def zero_to_green(workdir: Path) -> tuple[float, Project]:
     return time.perf_counter() - start, project
 
 
+def rate_row(
+    label: str, numerator: Figures, denominator: Figures, goal: str = ""
+) -> tuple[str, float, str, str]:
+    detail = f"{numerator.rate:.0f}/s vs {denominator.rate:.0f}/s"
+    return label, numerator.rate / denominator.rate, goal, detail
+
+
+def cpu_row(
+    label: str, numerator: Figures, denominator: Figures, goal: str = ""
+) -> tuple[str, float, str, str]:
+    ratio, low, high = cpu_ratio(numerator, denominator)
+    detail = f"{numerator.cpu_us:.0f} vs {denominator.cpu_us:.0f} us/call [{low:.2f}-{high:.2f}]"
+    return label, ratio, goal, detail
+
+
+def cpu_report(side: dict[str, Figures], written: dict[str, Figures]) -> None:
+    print(
+        "\nThe worker's CPU per call, from the OS (user + system, all threads, less the worker's"
+        " idle CPU over the batch's wall time); ratio: median of the per-round ratios [range]\n"
+    )
+    cpu_rows = [
+        cpu_row("generated worker (src.main), status handler vs bare SDK no-op", side["generated status"], side["bare SDK no-op"], "<= 1.05"),
+        cpu_row("generated worker (src.main), create (+ state::set) vs bare SDK no-op", side["generated create"], side["bare SDK no-op"]),
+        cpu_row("project client, no-op vs bare SDK no-op", side["client no-op"], side["bare SDK no-op"]),
+        cpu_row("project client, status handler vs bare SDK no-op", side["client status"], side["bare SDK no-op"]),
+        cpu_row("sync vs async: no-op", written["sync no-op"], written["async no-op"]),
+        cpu_row("sync vs async: status handler", written["sync status"], written["async status"]),
+        cpu_row("sync vs async: create (+ state::set)", written["sync create"], written["async create"]),
+    ]  # fmt: skip
+    width = max(len(row[0]) for row in cpu_rows)
+    for label, ratio, goal, detail in cpu_rows:
+        print(f"{label:<{width}}  {ratio:5.2f}x  {('goal ' + goal) if goal else '':<10}  {detail}")
+    print(
+        "\nper worker: CPU us/call (as measured), idle CPU ms/s, system share of the batches' CPU"
+    )
+    for name, figure in {**side, **written}.items():
+        print(f"  {name:<18} {figure.cpu_us:6.0f} ({statistics.median(figure.raw_cpu) * 1e6:.0f})"
+              f"  idle {statistics.median(figure.idle) * 1e3:5.2f} ms/s")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -293,37 +455,43 @@ def main() -> None:
     parser.add_argument(
         "--event-loop", action="store_true", help="run only the uvloop against asyncio comparison"
     )
+    parser.add_argument(
+        "--cpu", action="store_true", help="run only the rates and CPU per call (not uvloop)"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="iii-worker-bench-"))
     if args.event_loop:
         event_loop_report(workdir, args.rounds, args.calls)
         return
+    if args.cpu:
+        path = workdir / "cpu" / RENDERS["all"]["worker_name"]
+        project = build(render(path, answers_of("all")), answers_of("all"), "all")
+        side, written = bench_throughput(project, args.rounds, args.calls)
+        print(f"\nload average {os.getloadavg()[0]:.2f}; {args.rounds} interleaved rounds")
+        cpu_report(side, written)
+        return
 
     copy_all, copy_none, copy_ratio = bench_copy(workdir, args.rounds)
     green, project = zero_to_green(workdir)
     generated, hello, start_ratio = bench_cold_start(project, args.rounds)
-    async_rate, rate = bench_throughput(project, args.rounds, args.calls)
-    prefix = project.answers["worker_name"] + "::"
+    side, written = bench_throughput(project, args.rounds, args.calls)
 
     print(f"\ncopier-iii-worker benchmarks ({args.rounds} interleaved rounds; medians)\n")
     rows = [
         ("cold start, all-triggers worker vs bare SDK worker", start_ratio, "<= 1.2", f"{generated:.2f} s vs {hello:.2f} s"),
-        ("invocations/s, generated async status handler vs no-op", async_rate[prefix + "admin::status"] / async_rate["bench::noop"], ">= 0.9",
-         f"{async_rate[prefix + 'admin::status']:.0f}/s vs {async_rate['bench::noop']:.0f}/s"),
-        ("invocations/s, generated async create (+ state::set) vs no-op", async_rate[prefix + "items::create"] / async_rate["bench::noop"], "",
-         f"{async_rate[prefix + 'items::create']:.0f}/s vs {async_rate['bench::noop']:.0f}/s"),
-        ("invocations/s, async vs sync: no-op", rate["bench::noop"] / rate["bench::noop-sync"], "",
-         f"{rate['bench::noop']:.0f}/s vs {rate['bench::noop-sync']:.0f}/s"),
-        ("invocations/s, async vs sync: status handler", rate[prefix + "admin::status"] / rate["bench::status-sync"], "",
-         f"{rate[prefix + 'admin::status']:.0f}/s vs {rate['bench::status-sync']:.0f}/s"),
-        ("invocations/s, async vs sync: create (+ state::set)", rate[prefix + "items::create"] / rate["bench::create-sync"], "",
-         f"{rate[prefix + 'items::create']:.0f}/s vs {rate['bench::create-sync']:.0f}/s"),
+        rate_row("invocations/s, generated async status handler vs no-op", side["client status"], side["client no-op"], ">= 0.9"),
+        rate_row("invocations/s, generated async create (+ state::set) vs no-op", written["async create"], written["async no-op"]),
+        rate_row("invocations/s, async vs sync: no-op", written["async no-op"], written["sync no-op"]),
+        rate_row("invocations/s, async vs sync: status handler", written["async status"], written["sync status"]),
+        rate_row("invocations/s, async vs sync: create (+ state::set)", written["async create"], written["sync create"]),
         ("copier copy, all triggers vs none", copy_ratio, "", f"{copy_all:.2f} s vs {copy_none:.2f} s"),
     ]  # fmt: skip
     width = max(len(row[0]) for row in rows)
     for label, ratio, goal, detail in rows:
         print(f"{label:<{width}}  {ratio:5.2f}x  {('goal ' + goal) if goal else '':<10}  {detail}")
     print(f"{'zero to green (copy + install + tests), all triggers':<{width}}  {green:5.1f} s")
+
+    cpu_report(side, written)
     event_loop_report(workdir, args.rounds, args.calls)
 
 
