@@ -27,10 +27,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from harness.kinds import expected
 from harness.projects import (
@@ -134,7 +135,7 @@ class Figures:
 
 
 # How long each round watches the workers do nothing, for the CPU they use idle.
-IDLE_SECONDS = 0.5
+IDLE_SECONDS = 0.3
 
 
 def idle_cpu(pids: list[int], seconds: float) -> dict[int, float]:
@@ -150,7 +151,7 @@ Key = TypeVar("Key", bound=Hashable)
 
 
 # A worker is done with a batch once it has used under 2% of a CPU over two windows in a row.
-QUIET_WINDOW_SECONDS, QUIET_SHARE = 0.05, 0.02
+QUIET_WINDOW_SECONDS, QUIET_SHARE = 0.03, 0.02
 
 
 def settle(pid: int, timeout: float = 5.0) -> float:
@@ -195,11 +196,55 @@ def measure(targets: dict[Key, Target], rounds: int, calls: int) -> dict[Key, Fi
     return figures
 
 
+def measure_together(targets: dict[Key, Target], rounds: int, calls: int) -> dict[Key, Figures]:
+    """As `measure`, but each round calls every target at once, each worker (one per target) on
+    its own engine double: the workers then share whatever else loads the machine at that moment,
+    which on a shared machine swings a worker's CPU per call far more than the difference under
+    test. Their rates are not comparable with `measure`'s: the workers compete with each other."""
+    if len({target.pid for target in targets.values()}) != len(targets):
+        raise ValueError("measure_together needs one worker process per target")
+    figures = {name: Figures() for name in targets}
+    pids = [target.pid for target in targets.values()]
+
+    def run(target: Target) -> tuple[float, list[Any]]:
+        batch = [(target.function_id, target.payload(i)) for i in range(calls)]
+        start = time.perf_counter()
+        results = target.engine.invoke_many(batch, timeout=300)
+        return time.perf_counter() - start, results
+
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        for _ in range(rounds):
+            idle = idle_cpu(pids, IDLE_SECONDS)
+            before = {pid: cpu_seconds(pid) for pid in pids}
+            start = time.perf_counter()
+            runs = dict(zip(targets, pool.map(run, targets.values()), strict=True))
+            for target in targets.values():
+                settle(target.pid)
+            busy = time.perf_counter() - start
+            for name, target in targets.items():
+                wall, results = runs[name]
+                target.engine.reset()
+                failed = [result for result in results if isinstance(result, BaseException)]
+                if failed:
+                    raise RuntimeError(f"{len(failed)} calls of {name} failed: {failed[0]}")
+                cpu = cpu_seconds(target.pid) - before[target.pid]
+                figure = figures[name]
+                figure.rates.append(calls / wall)
+                figure.raw_cpu.append(cpu / calls)
+                figure.cpu.append((cpu - idle[target.pid] * busy) / calls)
+                figure.idle.append(idle[target.pid])
+    return figures
+
+
 def cpu_ratio(numerator: Figures, denominator: Figures) -> tuple[float, float, float]:
-    """The median of the per-round ratios of CPU per call (each round's batches ran side by
-    side), and their smallest and largest."""
-    ratios = sorted(a / b for a, b in zip(numerator.cpu, denominator.cpu, strict=True))
-    return statistics.median(ratios), ratios[0], ratios[-1]
+    """The median of the per-round ratios of CPU per call (each round's two batches ran one
+    after the other), and their first and third quartiles: on a loaded machine a worker's CPU
+    per call swings by 2x from one second to the next, so single rounds say little."""
+    ratios = [a / b for a, b in zip(numerator.cpu, denominator.cpu, strict=True)]
+    if len(ratios) < 2:
+        return ratios[0], ratios[0], ratios[0]
+    low, median, high = statistics.quantiles(ratios, n=4)
+    return median, low, high
 
 
 def start_on_own_engine(
@@ -231,14 +276,19 @@ def stop_workers(workers: list[tuple[EngineDouble, "subprocess.Popen[bytes]"]]) 
         engine.stop()
 
 
-def bench_throughput(
-    project: Project, rounds: int, calls: int
-) -> tuple[dict[str, Figures], dict[str, Figures]]:
-    """First the generated worker as it runs (`python -m src.main`) against the bare SDK worker
-    (`hello_worker.py`, one no-op), each process on its own engine double, together with the
-    benchmark worker's no-op and status handler on the project's client; then, in the benchmark
-    worker alone, the same handlers written sync against async (a batch of sync calls leaves
-    threads behind, so they run last)."""
+class Throughput(NamedTuple):
+    generated: dict[str, Figures]  # the no-op and status handler, each worker at once
+    created: dict[str, Figures]  # the create handler, each worker at once
+    written: dict[str, Figures]  # async and sync, in turns, in the benchmark worker
+
+
+def bench_throughput(project: Project, rounds: int, calls: int) -> Throughput:
+    """The generated worker as it runs (`python -m src.main`) against the bare SDK worker
+    (`hello_worker.py`, one no-op) and a second copy of it (what two identical workers differ by
+    on this machine), and the benchmark worker's no-op on the project's client, every worker on
+    its own engine double and called at once; then, in the benchmark worker alone and in turns,
+    the same handlers written sync against async (a batch of sync calls leaves threads behind,
+    so they run last)."""
     prefix = project.answers["worker_name"] + "::"
     request = {
         "method": "POST",
@@ -255,43 +305,49 @@ def bench_throughput(
         return {**request, "body": {"name": f"item {i}"}}
 
     python = project.tool("python")
+    hello = [python, str(HERE / "hello_worker.py")]
     status, create_id = prefix + "admin::status", prefix + "items::create"
     sync_twins = ["bench::noop-sync", "bench::status-sync", "bench::create-sync"]
     workers = []
     try:
-        workers.append(
-            start_on_own_engine(project, [python, str(HERE / "hello_worker.py")], ["hello::hello"])
-        )
+        workers.append(start_on_own_engine(project, hello, ["hello::hello"]))
+        workers.append(start_on_own_engine(project, hello, ["hello::hello"]))
         workers.append(
             start_on_own_engine(project, [python, "-m", "src.main"], [status, create_id])
         )
         workers.append(start_on_own_engine(
             project, [python, str(HERE / "throughput_worker.py")], ["bench::noop", status, create_id, *sync_twins]
         ))  # fmt: skip
-        (bare, bare_process), (main, main_process), (bench, bench_process) = workers
-        side_by_side = {
-            "bare SDK no-op": Target(bare, bare_process.pid, "hello::hello", same),
-            "generated status": Target(main, main_process.pid, status, same),
-            "generated create": Target(main, main_process.pid, create_id, create),
-            "client no-op": Target(bench, bench_process.pid, "bench::noop", same),
-            "client status": Target(bench, bench_process.pid, status, same),
+        bare, bare_again, main, bench = ((engine, process.pid) for engine, process in workers)
+        generated = {
+            "bare SDK no-op": Target(*bare, "hello::hello", same),
+            "bare SDK no-op, again": Target(*bare_again, "hello::hello", same),
+            "generated status": Target(*main, status, same),
+            "client no-op": Target(*bench, "bench::noop", same),
         }
-        sync_async = {
-            "async no-op": Target(bench, bench_process.pid, "bench::noop", same),
-            "async status": Target(bench, bench_process.pid, status, same),
-            "async create": Target(bench, bench_process.pid, create_id, create),
-            "sync no-op": Target(bench, bench_process.pid, "bench::noop-sync", same),
-            "sync status": Target(bench, bench_process.pid, "bench::status-sync", same),
-            "sync create": Target(bench, bench_process.pid, "bench::create-sync", create),
+        created = {
+            "bare SDK no-op": Target(*bare, "hello::hello", same),
+            "generated create": Target(*main, create_id, create),
+            "client create": Target(*bench, create_id, create),
         }
-        for target in [*side_by_side.values(), *sync_async.values()]:  # warm up
+        written = {
+            "async no-op": Target(*bench, "bench::noop", same),
+            "async status": Target(*bench, status, same),
+            "async create": Target(*bench, create_id, create),
+            "sync no-op": Target(*bench, "bench::noop-sync", same),
+            "sync status": Target(*bench, "bench::status-sync", same),
+            "sync create": Target(*bench, "bench::create-sync", create),
+        }
+        for target in [*generated.values(), *created.values(), *written.values()]:  # warm up
             target.engine.invoke_many([(target.function_id, target.payload(i)) for i in range(50)])
             target.engine.reset()
-        generated = measure(side_by_side, rounds, calls)
-        written = measure(sync_async, rounds, calls)
+        return Throughput(
+            measure_together(generated, rounds, calls),
+            measure_together(created, rounds, calls),
+            measure(written, rounds, calls),
+        )
     finally:
         stop_workers(workers)
-    return generated, written
 
 
 # The renders that stand for each iii line, and the gain that would make uvloop the default.
@@ -357,7 +413,7 @@ def event_loop_report(workdir: Path, rounds: int, calls: int) -> None:
     load = os.getloadavg()[0]
     print(
         f"\nuvloop vs asyncio ({rounds} alternating rounds; load {load:.2f}): the worker's CPU per"
-        f" call on asyncio over that on uvloop (the per-round range in brackets), then the rates\n"
+        f" call on asyncio over that on uvloop (quartiles of the per-round ratios in brackets), then the rates\n"
     )
     for line, name in EVENT_LOOP_RENDERS.items():
         answers = answers_of(name)
@@ -417,16 +473,21 @@ def cpu_row(
     return label, ratio, goal, detail
 
 
-def cpu_report(side: dict[str, Figures], written: dict[str, Figures]) -> None:
+def cpu_report(measured: Throughput) -> None:
+    generated, created, written = measured
     print(
         "\nThe worker's CPU per call, from the OS (user + system, all threads, less the worker's"
-        " idle CPU over the batch's wall time); ratio: median of the per-round ratios [range]\n"
+        " idle CPU over the batch's wall time); ratio: median of the per-round ratios [quartiles]."
+        "\nBare, generated and project-client workers are called at once, each on its own engine"
+        " double; sync and async in turns.\n"
     )
+    bare = generated["bare SDK no-op"]
     cpu_rows = [
-        cpu_row("generated worker (src.main), status handler vs bare SDK no-op", side["generated status"], side["bare SDK no-op"], "<= 1.05"),
-        cpu_row("generated worker (src.main), create (+ state::set) vs bare SDK no-op", side["generated create"], side["bare SDK no-op"]),
-        cpu_row("project client, no-op vs bare SDK no-op", side["client no-op"], side["bare SDK no-op"]),
-        cpu_row("project client, status handler vs bare SDK no-op", side["client status"], side["bare SDK no-op"]),
+        cpu_row("generated worker (src.main), status handler vs bare SDK no-op", generated["generated status"], bare, "<= 1.05"),
+        cpu_row("bare SDK no-op, a second copy vs the first (the noise floor)", generated["bare SDK no-op, again"], bare),
+        cpu_row("project client without src.main, no-op vs bare SDK no-op", generated["client no-op"], bare),
+        cpu_row("generated worker, create (+ state::set, + its state trigger) vs bare no-op", created["generated create"], created["bare SDK no-op"]),
+        cpu_row("project client, create (+ state::set) vs bare SDK no-op", created["client create"], created["bare SDK no-op"]),
         cpu_row("sync vs async: no-op", written["sync no-op"], written["async no-op"]),
         cpu_row("sync vs async: status handler", written["sync status"], written["async status"]),
         cpu_row("sync vs async: create (+ state::set)", written["sync create"], written["async create"]),
@@ -434,12 +495,10 @@ def cpu_report(side: dict[str, Figures], written: dict[str, Figures]) -> None:
     width = max(len(row[0]) for row in cpu_rows)
     for label, ratio, goal, detail in cpu_rows:
         print(f"{label:<{width}}  {ratio:5.2f}x  {('goal ' + goal) if goal else '':<10}  {detail}")
-    print(
-        "\nper worker: CPU us/call (as measured), idle CPU ms/s, system share of the batches' CPU"
-    )
-    for name, figure in {**side, **written}.items():
-        print(f"  {name:<18} {figure.cpu_us:6.0f} ({statistics.median(figure.raw_cpu) * 1e6:.0f})"
-              f"  idle {statistics.median(figure.idle) * 1e3:5.2f} ms/s")  # fmt: skip
+    print("\nper target: CPU us/call net of idle (as measured), its worker's idle CPU, its rate")
+    for name, figure in {**generated, **created, **written}.items():
+        print(f"  {name:<22} {figure.cpu_us:6.0f} ({statistics.median(figure.raw_cpu) * 1e6:.0f})"
+              f"  idle {statistics.median(figure.idle) * 1e3:5.2f} ms/s  {figure.rate:5.0f}/s")  # fmt: skip
 
 
 def main() -> None:
@@ -450,7 +509,13 @@ def main() -> None:
         "--rounds", type=int, default=5, help="interleaved rounds per comparison (default 5)"
     )
     parser.add_argument(
-        "--calls", type=int, default=400, help="invocations per throughput round (default 400)"
+        "--calls", type=int, default=200, help="invocations per throughput batch (default 200)"
+    )
+    parser.add_argument(
+        "--cpu-rounds",
+        type=int,
+        default=20,
+        help="rounds of the rates and CPU per call comparisons, uvloop's too (default 20)",
     )
     parser.add_argument(
         "--event-loop", action="store_true", help="run only the uvloop against asyncio comparison"
@@ -461,25 +526,28 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="iii-worker-bench-"))
     if args.event_loop:
-        event_loop_report(workdir, args.rounds, args.calls)
+        event_loop_report(workdir, args.cpu_rounds, args.calls)
         return
     if args.cpu:
         path = workdir / "cpu" / RENDERS["all"]["worker_name"]
         project = build(render(path, answers_of("all")), answers_of("all"), "all")
-        side, written = bench_throughput(project, args.rounds, args.calls)
-        print(f"\nload average {os.getloadavg()[0]:.2f}; {args.rounds} interleaved rounds")
-        cpu_report(side, written)
+        measured = bench_throughput(project, args.cpu_rounds, args.calls)
+        print(
+            f"\nload average {os.getloadavg()[0]:.2f}; {args.cpu_rounds} rounds of {args.calls} calls"
+        )
+        cpu_report(measured)
         return
 
     copy_all, copy_none, copy_ratio = bench_copy(workdir, args.rounds)
     green, project = zero_to_green(workdir)
     generated, hello, start_ratio = bench_cold_start(project, args.rounds)
-    side, written = bench_throughput(project, args.rounds, args.calls)
+    measured = bench_throughput(project, args.cpu_rounds, args.calls)
+    written = measured.written
 
     print(f"\ncopier-iii-worker benchmarks ({args.rounds} interleaved rounds; medians)\n")
     rows = [
         ("cold start, all-triggers worker vs bare SDK worker", start_ratio, "<= 1.2", f"{generated:.2f} s vs {hello:.2f} s"),
-        rate_row("invocations/s, generated async status handler vs no-op", side["client status"], side["client no-op"], ">= 0.9"),
+        rate_row("invocations/s, generated async status handler vs no-op", written["async status"], written["async no-op"], ">= 0.9"),
         rate_row("invocations/s, generated async create (+ state::set) vs no-op", written["async create"], written["async no-op"]),
         rate_row("invocations/s, async vs sync: no-op", written["async no-op"], written["sync no-op"]),
         rate_row("invocations/s, async vs sync: status handler", written["async status"], written["sync status"]),
@@ -491,8 +559,8 @@ def main() -> None:
         print(f"{label:<{width}}  {ratio:5.2f}x  {('goal ' + goal) if goal else '':<10}  {detail}")
     print(f"{'zero to green (copy + install + tests), all triggers':<{width}}  {green:5.1f} s")
 
-    cpu_report(side, written)
-    event_loop_report(workdir, args.rounds, args.calls)
+    cpu_report(measured)
+    event_loop_report(workdir, args.cpu_rounds, args.calls)
 
 
 if __name__ == "__main__":
