@@ -1,20 +1,25 @@
-"""Benchmarks of the template and the workers it generates.
+"""Benchmarks of the template and the workers it generates (docs/benchmarks.md has the figures).
 
-    python -m benchmarks.bench [--rounds N] [--calls N]
+    python -m benchmarks.bench [--rounds N] [--cpu-rounds N] [--calls N] [--cpu | --event-loop]
 
-Every figure is a ratio of two things measured side by side, interleaved, in the same run: these
-machines are shared and noisy, so compare ratios from one run, never seconds across runs.
+Every figure is a ratio of two things measured side by side in the same run: these machines are
+shared and noisy, so compare ratios from one run, never seconds across runs.
 
 1. Cold start: `python -m src.main` of the all-triggers project until the engine double has every
-   function, trigger and the worker's metadata, against the smallest SDK worker (goal: <= 1.2x).
-2. Invocations per second over the wire (engine double -> worker -> answer), through generated
-   async HTTP handlers, against a no-op async handler, the ceiling (goal: >= 0.9x); and the
-   rendered async style against the same handlers written sync.
-3. `copier copy` of the all-triggers project against the no-trigger one, and zero to green
+   function, trigger and the worker's metadata, against the bare SDK worker (goal: <= 1.2x).
+2. Invocations per second over a real WebSocket (engine double -> worker -> answer), through
+   generated async HTTP handlers, against a no-op async handler, the ceiling (goal: >= 0.9x); and
+   the rendered async style against the same handlers written sync.
+3. The worker's CPU time per invocation, read from the OS (user + system, every thread, less its
+   idle CPU over the same wall time) around each batch: the generated worker as it runs
+   (`python -m src.main`) against the bare SDK worker, every worker on its own engine double and
+   called at once (goal: <= 1.05x), with a second bare worker as the noise floor; and sync
+   against async. `--cpu` runs only 2 and 3.
+4. `copier copy` of the all-triggers project against the no-trigger one, and zero to green
    (copy + install + the project's own tests) in seconds.
-4. Invocations per second of the same worker on uvloop against the default asyncio loop, on each
-   iii line (the renders all, line-0.22 and line-0.11); `--event-loop` runs only this one. The
-   template adopts uvloop only if it gains at least 1.15x.
+5. uvloop against the default asyncio loop, CPU per call and rates, on each iii line (the renders
+   all, line-0.22 and line-0.11); `--event-loop` runs only this one. The template adopts uvloop
+   only if it cuts the CPU per call by at least 1.15x.
 """
 
 import argparse
@@ -498,9 +503,10 @@ def cpu_report(measured: Throughput) -> None:
     for label, ratio, goal, detail in cpu_rows:
         print(f"{label:<{width}}  {ratio:5.2f}x  {('goal ' + goal) if goal else '':<10}  {detail}")
     print("\nper target: CPU us/call net of idle (as measured), its worker's idle CPU, its rate")
-    for name, figure in {**generated, **created, **written}.items():
-        print(f"  {name:<22} {figure.cpu_us:6.0f} ({statistics.median(figure.raw_cpu) * 1e6:.0f})"
-              f"  idle {statistics.median(figure.idle) * 1e3:5.2f} ms/s  {figure.rate:5.0f}/s")  # fmt: skip
+    for group, figures in (("at once", generated), ("at once", created), ("in turns", written)):
+        for name, figure in figures.items():
+            print(f"  {group:<8}  {name:<22} {figure.cpu_us:6.0f} ({statistics.median(figure.raw_cpu) * 1e6:.0f})"
+                  f"  idle {statistics.median(figure.idle) * 1e3:5.2f} ms/s  {figure.rate:5.0f}/s")  # fmt: skip
 
 
 def main() -> None:
