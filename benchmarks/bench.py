@@ -1,6 +1,7 @@
 """Benchmarks of the template and the workers it generates (docs/benchmarks.md has the figures).
 
-    python -m benchmarks.bench [--rounds N] [--cpu-rounds N] [--calls N] [--cpu | --event-loop]
+    python -m benchmarks.bench [--rounds N] [--cpu-rounds N] [--calls N]
+                               [--cpu | --event-loop | --profile DIR]
 
 Every figure is a ratio of two things measured side by side in the same run: these machines are
 shared and noisy, so compare ratios from one run, never seconds across runs.
@@ -20,10 +21,16 @@ shared and noisy, so compare ratios from one run, never seconds across runs.
 5. uvloop against the default asyncio loop, CPU per call and rates, on each iii line (the renders
    all, line-0.22 and line-0.11); `--event-loop` runs only this one. The template adopts uvloop
    only if it cuts the CPU per call by at least 1.15x.
+
+`--profile DIR` counts, instead, the Python function calls and the garbage collection per
+invocation of the bare and the generated worker (exact, where CPU time is noisy), and lists the
+calls one makes beyond the other's.
 """
 
 import argparse
+import json
 import os
+import pstats
 import shutil
 import signal
 import statistics
@@ -509,6 +516,61 @@ def cpu_report(measured: Throughput) -> None:
                   f"  idle {statistics.median(figure.idle) * 1e3:5.2f} ms/s  {figure.rate:5.0f}/s")  # fmt: skip
 
 
+def profile_report(project: Project, directory: Path, calls: int) -> None:
+    """Python function calls and garbage collection per invocation, exact where CPU time is
+    noisy: the bare SDK worker's no-op, the generated worker's status handler and the benchmark
+    worker's no-op, each run under `profile_worker.py` for `calls` invocations."""
+    python = project.tool("python")
+    prefix = project.answers["worker_name"] + "::"
+    request = {"method": "POST", "path": "/items", "path_params": {}, "query_params": {}}
+    workers = {
+        "bare SDK no-op": ([str(HERE / "hello_worker.py")], "hello::hello"),
+        "generated status": (["-m", "src.main"], prefix + "admin::status"),
+        "client no-op": ([str(HERE / "throughput_worker.py")], "bench::noop"),
+    }
+    counts: dict[str, dict[str, int]] = {}
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, (command, function_id) in workers.items():
+        out = directory / (name.replace(" ", "-") + ".pstats")
+        profiled = [python, str(HERE / "profile_worker.py"), str(out), *command]
+        engine, process = start_on_own_engine(project, profiled, [function_id])
+        try:
+            batch = [(function_id, {**request, "headers": {}})] * calls
+            engine.invoke_many(batch[:100], timeout=300)  # warm up
+            settle(process.pid)
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(0.3)
+            engine.invoke_many(batch, timeout=300)
+            settle(process.pid)
+            process.send_signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 30
+            while not Path(f"{out}.gc.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            stop_workers([(engine, process)])
+        # typeshed leaves out the two attributes pstats documents for reading the numbers.
+        stats: Any = pstats.Stats(str(out))
+        collected = json.loads(Path(f"{out}.gc.json").read_text())
+        gc_seconds = sum(seconds for _, seconds in collected["collections"].values())
+        print(
+            f"  {name:<18} {stats.total_calls / calls:7.1f} calls/invocation"
+            f"  GC {gc_seconds / calls * 1e6:5.1f} us/invocation"
+            f"  {collected['tracked_objects']} tracked objects"
+        )
+        counts[name] = {
+            f"{Path(file).name}:{line}({function})": numbers[1]
+            for (file, line, function), numbers in stats.stats.items()
+        }
+    bare = counts["bare SDK no-op"]
+    for name in ("generated status", "client no-op"):
+        other = counts[name]
+        extra = {key: other.get(key, 0) - bare.get(key, 0) for key in {*bare, *other}}
+        top = sorted(extra.items(), key=lambda item: -abs(item[1]))[:8]
+        print(f"\n  {name}, calls beyond the bare worker's over {calls} invocations:")
+        for key, difference in top:
+            print(f"    {difference:+7d}  {key}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -531,10 +593,24 @@ def main() -> None:
     parser.add_argument(
         "--cpu", action="store_true", help="run only the rates and CPU per call (not uvloop)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="only profile the bare and the generated worker (calls per invocation), into DIR",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="iii-worker-bench-"))
     if args.event_loop:
         event_loop_report(workdir, args.cpu_rounds, args.calls)
+        return
+    if args.profile:
+        path = workdir / "profile" / RENDERS["all"]["worker_name"]
+        project = build(render(path, answers_of("all")), answers_of("all"), "all")
+        print(
+            f"\nPython function calls and garbage collection per invocation, {5 * args.calls} calls"
+        )
+        profile_report(project, args.profile.resolve(), 5 * args.calls)
         return
     if args.cpu:
         path = workdir / "cpu" / RENDERS["all"]["worker_name"]
