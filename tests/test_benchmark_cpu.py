@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks.cpu import cpu_seconds
 
 # Spins in a second thread until that thread has used 0.2 s of CPU, lets it end, then reports
@@ -20,6 +22,7 @@ sys.stdin.readline()
 """
 
 
+@pytest.mark.slow  # runs a process
 def test_cpu_seconds_counts_every_thread_of_another_process_ended_ones_too() -> None:
     with subprocess.Popen(
         [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
