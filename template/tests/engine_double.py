@@ -32,7 +32,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -241,6 +241,101 @@ def cron_problem(expression: str) -> str | None:
 
 _PROTO_KEYS = ("__proto__", "constructor", "prototype")
 _OPS_DOC = "https://iii.dev/docs/workers/iii-state#error-codes"
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry queue's durable:subscriber config, as serde reads its `SubscriberSpec`: `queue`
+# (alias `topic`), `max_retries` (alias `maxRetries`, a u32), `backoff_ms` (alias
+# `backoffDelayMs`, a u64), `condition_function_id` and `queue_config`, whose fields take
+# their snake_case names or camelCase aliases.
+
+_SPEC_FIELDS = {
+    "queue": ("topic", "string"),
+    "max_retries": ("maxRetries", "u32"),
+    "backoff_ms": ("backoffDelayMs", "u64"),
+    "condition_function_id": (None, "string?"),
+    "queue_config": (None, "queue_config"),
+}
+_QUEUE_CONFIG_FIELDS = {
+    "type": (None, "string?"),
+    "max_retries": ("maxRetries", "u32"),
+    "concurrency": (None, "u32"),
+    "visibility_timeout": ("visibilityTimeout", "u64"),
+    "delay_seconds": ("delaySeconds", "u64"),
+    "backoff_type": ("backoffType", "string?"),
+    "backoff_delay_ms": ("backoffDelayMs", "u64"),
+    "max_priority": (None, "u8"),
+}
+_UNSIGNED = {"u8": 2**8, "u32": 2**32, "u64": 2**64}
+
+
+def _is_u64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64
+
+
+def _spelled(settings: Any, name: str, alias: str | None, default: Any = "") -> Any:
+    """A field under its own name or its serde alias."""
+    if not isinstance(settings, dict):
+        return default
+    return settings.get(name, settings.get(alias, default) if alias else default)
+
+
+def _serde_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f"string {json.dumps(value)}"
+    return "null" if value is None else "sequence" if isinstance(value, list) else "map"
+
+
+def _field_problem(value: Any, kind: str) -> str | None:
+    if kind == "string?":
+        kind = "string" if value is not None else "none"
+    if kind == "none":
+        return None
+    if kind == "string":
+        return (
+            None
+            if isinstance(value, str)
+            else f"invalid type: {_serde_type(value)}, expected a string"
+        )
+    if kind == "queue_config":
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            return f"invalid type: {_serde_type(value)}, expected struct SubscriberQueueConfig"
+        return _struct_problem(value, _QUEUE_CONFIG_FIELDS)
+    if value is None:
+        return None  # an Option field takes null
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < _UNSIGNED[kind]:
+            return None
+        return f"invalid value: integer `{value}`, expected {kind}"
+    return f"invalid type: {_serde_type(value)}, expected {kind}"
+
+
+def _struct_problem(settings: Message, fields: dict[str, tuple[str | None, str]]) -> str | None:
+    for name, (alias, kind) in fields.items():
+        if alias is not None and name in settings and alias in settings:
+            return f"duplicate field `{name}`"
+        if name in settings or (alias is not None and alias in settings):
+            problem = _field_problem(_spelled(settings, name, alias, None), kind)
+            if problem is not None:
+                return problem
+    return None
+
+
+def subscriber_spec_problem(config: Any) -> str | None:
+    """Why the registry queue refuses this durable:subscriber config, or None."""
+    if not isinstance(config, dict):
+        return f"invalid type: {_serde_type(config)}, expected struct SubscriberSpec"
+    if "queue" not in config and "topic" not in config:
+        return "missing field `queue`"
+    return _struct_problem(config, _SPEC_FIELDS)
 
 
 def _json_type(value: Any) -> str:
@@ -552,8 +647,110 @@ def _error_id() -> str:
     return format(time.time_ns() & 0xFFFFFFFFFFFF, "x")
 
 
+# serde_json refuses input nested 128 deep (its recursion limit counts every `[` and `{`).
+SERDE_DEPTH_LIMIT = 128
+
+
 def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    try:
+        return json.dumps(value, separators=(",", ":")).encode()
+    except RecursionError:  # deeper than Python's encoder goes: encode without recursion
+        return _deep_json(value).encode()
+
+
+def _deep_json(value: Any) -> str:
+    parts: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Raw):
+            parts.append(item.text)
+        elif isinstance(item, dict):
+            stack.append(_Raw("}"))
+            for index, (key, inner) in reversed(list(enumerate(item.items()))):
+                stack.extend([inner, _Raw(("," if index else "") + json.dumps(str(key)) + ":")])
+            stack.append(_Raw("{"))
+        elif isinstance(item, (list, tuple)):
+            stack.append(_Raw("]"))
+            for index, inner in reversed(list(enumerate(item))):
+                stack.extend([inner, _Raw("," if index else "")])
+            stack.append(_Raw("["))
+        else:
+            parts.append(json.dumps(item))
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    text: str
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _serde_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError("number out of range")
+    return number
+
+
+def _serde_int(text: str) -> int | float:
+    number = int(text)  # serde_json keeps i64 and u64; anything wider becomes an f64
+    return number if -(2**63) <= number < 2**64 else _serde_float(text)
+
+
+def _nesting(text: str) -> int:
+    """The deepest `[`/`{` nesting outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _has_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= char <= "\udfff" for char in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def serde_json_loads(raw: bytes) -> Any:
+    """Parse `raw` as serde_json::from_slice does, raising ValueError where it fails: strict
+    UTF-8 (no BOM), no NaN or Infinity, at most 127 levels of nesting, no lone surrogate
+    (`"\\ud800"`), integers wider than 64 bits read as floats."""
+    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if _nesting(text) >= SERDE_DEPTH_LIMIT:
+        raise ValueError("recursion limit exceeded")
+    value = json.loads(
+        text, parse_constant=_refuse_constant, parse_float=_serde_float, parse_int=_serde_int
+    )
+    if _has_surrogate(value):
+        raise ValueError("lone surrogate in hex escape")
+    return value
 
 
 def _decoded(content: bytes, headers: dict[str, str]) -> Any:
@@ -648,9 +845,14 @@ class EngineDouble:
         self.rejected: list[Message] = []  # triggerregistrationresult errors sent
         self.registration_rejections: list[Message] = []  # registrationrejected frames sent
         self.parked: list[Message] = []  # triggers of a type no running worker provides
+        # Subscribe triggers still registered whose subscription the in-engine pubsub dropped.
+        self._unsubscribed: set[str] = set()
         self.calls: list[tuple[str, Any]] = []  # calls to built-in functions
         self.state: dict[tuple[str, str], Any] = {}
         self.streams: dict[tuple[str, str, str], Any] = {}
+        # Groups stay listed after their last key or item is deleted: the engine's in-memory
+        # store keeps the emptied map until a restart.
+        self._groups: set[tuple[str, ...]] = set()
         self.dead_letters: list[Message] = []
         # Trigger firings the worker handled, and those a condition skipped, as (function id, data).
         self.fired: list[tuple[str, Any]] = []
@@ -723,6 +925,7 @@ class EngineDouble:
             self.calls.clear()
             self.state.clear()
             self.streams.clear()
+            self._groups.clear()
             self.dead_letters.clear()
             self.fired.clear()
             self.skipped.clear()
@@ -787,12 +990,14 @@ class EngineDouble:
         *,
         body: Any = None,
         headers: dict[str, str] | None = None,
-        query: dict[str, str] | None = None,
+        query: Mapping[str, str | list[str]] | None = None,
         data: bytes | str | None = None,
     ) -> HttpResponse:
-        """An HTTP request to the engine's http worker: `body` is sent as JSON, `data` as is."""
+        """An HTTP request to the engine's http worker: `body` is sent as JSON, `data` as is.
+        `query` adds to the path's query string; a list value repeats its key (the handler, as
+        for real, gets one string per key: the last)."""
         request_headers = {name.lower(): value for name, value in (headers or {}).items()}
-        raw = data.encode() if isinstance(data, str) else data or b""
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data or b""
         if body is not None:
             raw = _json_bytes(body)
             request_headers.setdefault("content-type", "application/json")
@@ -800,7 +1005,10 @@ class EngineDouble:
         if raw:
             request_headers.setdefault("content-length", str(len(raw)))
         route, _, query_string = path.partition("?")
-        params = {**dict(parse_qsl(query_string)), **(query or {})}
+        pairs = parse_qsl(query_string, keep_blank_values=True)  # `?a=` is `a: ""` for real
+        for name, value in (query or {}).items():
+            pairs.extend((name, item) for item in (value if isinstance(value, list) else [value]))
+        params = dict(pairs)  # serde_urlencoded into a map: the last value of a key wins
         coroutine = self._http(method.upper(), route, raw, request_headers, params)
         return self._run(coroutine, self.http_timeout + 10)
 
@@ -974,8 +1182,9 @@ class EngineDouble:
             for function_id in worker.functions:
                 if self._owners.get(function_id) is worker:
                     del self._owners[function_id]
-            for trigger_id in worker.triggers:
+            for trigger_id, trigger in worker.triggers.items():
                 self._drop_route(trigger_id)
+                self._unsubscribe(trigger)
 
         self._record(leave)
         for future, owner in list(self._pending.values()):
@@ -999,6 +1208,7 @@ class EngineDouble:
         elif kind == "registertrigger":
             await self._register_trigger(worker, message)
         elif kind == "unregistertrigger":
+            self._unsubscribe(worker.triggers.get(message["id"]))
             self._record(lambda: worker.triggers.pop(message["id"], None))
             self._drop_route(message["id"])
         elif kind == "unregisterfunction":
@@ -1109,6 +1319,7 @@ class EngineDouble:
         if error is None and route is not None:
             error = self._route_conflict(route)
         if error is None:
+            self._unsubscribed.discard(message["id"])
             self._record(lambda: worker.triggers.__setitem__(message["id"], message))
             if route is not None:
                 self._add_route(route)
@@ -1145,8 +1356,10 @@ class EngineDouble:
             # The engine itself fails harder here (its stream worker unwraps the name).
             return "stream_name is required for stream triggers"
         if trigger_type == "durable:subscriber" and self.line == "0.25":
-            queue = settings.get("queue", settings.get("topic"))
-            if not isinstance(queue, str) or not queue.strip():
+            problem = subscriber_spec_problem(config)
+            if problem is not None:
+                return f"invalid durable:subscriber config: {problem}"
+            if not _spelled(settings, "queue", "topic").strip():
                 return "queue is required for durable:subscriber trigger"
         return None
 
@@ -1322,6 +1535,7 @@ class EngineDouble:
     async def _state_set(self, data: Message) -> Any:
         scope, key, value = data["scope"], data["key"], data["value"]
         present, old = (scope, key) in self.state, self.state.get((scope, key))
+        self._groups.add(("state", scope))
         self._record(lambda: self.state.__setitem__((scope, key), value))
         await self._state_changed(
             "state:updated" if present else "state:created", scope, key, old, value
@@ -1342,6 +1556,7 @@ class EngineDouble:
         scope, key = data["scope"], data["key"]
         present, old = (scope, key) in self.state, self.state.get((scope, key))
         result = apply_update_ops(old, present, data["ops"])
+        self._groups.add(("state", scope))
         self._record(lambda: self.state.__setitem__((scope, key), result["new_value"]))
         event_type = "state:updated" if present else "state:created"
         await self._state_changed(event_type, scope, key, result["old_value"], result["new_value"])
@@ -1354,7 +1569,8 @@ class EngineDouble:
         return {"keys": [key for scope, key in self.state if scope == data["scope"]]}
 
     async def _state_list_groups(self, data: Message) -> Any:
-        return {"groups": sorted({scope for scope, _ in self.state})}
+        kept = {group[1] for group in self._groups if group[0] == "state"}
+        return {"groups": sorted(kept | {scope for scope, _ in self.state})}
 
     # Streams.
 
@@ -1385,6 +1601,7 @@ class EngineDouble:
     async def _stream_set(self, data: Message) -> Any:
         key, value = self._item(data), data["data"]
         old = self.streams.get(key)
+        self._groups.add(("stream", *key[:2]))
         self._record(lambda: self.streams.__setitem__(key, value))
         change = "create" if old is None else "update"
         await self._stream_changed(*key, {"type": change, "data": value})
@@ -1405,6 +1622,7 @@ class EngineDouble:
         key = self._item(data)
         present, old = key in self.streams, self.streams.get(key)
         result = apply_update_ops(old, present, data["ops"])
+        self._groups.add(("stream", *key[:2]))
         self._record(lambda: self.streams.__setitem__(key, result["new_value"]))
         change = "update" if present else "create"
         await self._stream_changed(*key, {"type": change, "data": result["new_value"]})
@@ -1414,12 +1632,17 @@ class EngineDouble:
         wanted = (data["stream_name"], data["group_id"])
         return [v for (s, g, _), v in self.streams.items() if (s, g) == wanted]
 
+    def _stream_groups(self) -> set[tuple[str, str]]:
+        kept = {(group[1], group[2]) for group in self._groups if group[0] == "stream"}
+        return kept | {(s, g) for s, g, _ in self.streams}
+
     async def _stream_list_groups(self, data: Message) -> Any:
-        return sorted({g for s, g, _ in self.streams if s == data["stream_name"]})
+        # The engine lists them in hash-map order; sorted here, so tests can compare lists.
+        return sorted({g for s, g in self._stream_groups() if s == data["stream_name"]})
 
     async def _stream_list_all(self, data: Message) -> Any:
         groups: dict[str, set[str]] = {}
-        for stream_name, group_id, _ in self.streams:
+        for stream_name, group_id in self._stream_groups():
             groups.setdefault(stream_name, set()).add(group_id)
         streams = [{"id": name, "groups": sorted(groups[name])} for name in sorted(groups)]
         return {"stream": streams, "count": len(streams)}
@@ -1448,13 +1671,16 @@ class EngineDouble:
         queue_config = queue_config if isinstance(queue_config, dict) else {}
         if self.line == "0.11":  # jobs carry the queue's global max_attempts; maxRetries is unread
             return 3
-        if self.line == "0.22":  # the builtin turns maxRetries into maxRetries + 1 attempts
-            retries = queue_config.get("maxRetries")
-            return retries + 1 if isinstance(retries, int) else 3
-        retries = config.get(
-            "max_retries", config.get("maxRetries", queue_config.get("maxRetries"))
-        )
-        return max(retries, 1) if isinstance(retries, int) else 3
+        if self.line == "0.22":
+            # The builtin reads only camelCase `maxRetries` as a u64 (anything else: the default)
+            # and turns it into maxRetries + 1 attempts.
+            retries: Any = queue_config.get("maxRetries")
+            return retries + 1 if _is_u64(retries) else 3
+        # The registry queue: top-level `max_retries`/`maxRetries` wins over queue_config's.
+        retries = _spelled(config, "max_retries", "maxRetries", None)
+        if retries is None:
+            retries = _spelled(queue_config, "max_retries", "maxRetries", None)
+        return max(retries, 1) if _is_u64(retries) else 3
 
     async def _durable_publish(self, data: Message) -> Any:
         topic = data.get("topic", data.get("queue") if self.line == "0.25" else None)
@@ -1522,10 +1748,21 @@ class EngineDouble:
         if not topic:
             raise InvocationFailed({"code": "topic_not_set", "message": "Topic is not set"})
         for trigger in self.triggers_of("subscribe"):
-            if trigger["config"].get("topic") == topic:
-                # Only the registry pubsub worker (0.25) checks conditions.
-                self._spawn(self._fire(trigger, event, conditional=self.line == "0.25"))
+            if trigger["config"].get("topic") == topic and trigger["id"] not in self._unsubscribed:
+                # No pubsub evaluates `condition_function_id` (the registry worker takes it for
+                # schema parity only).
+                self._spawn(self._fire(trigger, event, conditional=False))
         return None
+
+    def _unsubscribe(self, trigger: Message | None) -> None:
+        """A subscribe trigger goes. The in-engine pubsub (0.11, 0.22) drops its whole topic's
+        subscriptions with it; the registry worker drops only that one."""
+        if trigger is None or trigger.get("trigger_type") != "subscribe" or self.line == "0.25":
+            return
+        topic = (trigger.get("config") or {}).get("topic")
+        for other in self.triggers_of("subscribe"):
+            if other["id"] != trigger["id"] and other["config"].get("topic") == topic:
+                self._unsubscribed.add(other["id"])
 
     # Channels.
 
@@ -1687,7 +1924,7 @@ class EngineDouble:
         if not raw or not (json_typed or self.line == "0.25"):
             return None  # up to 0.22 only a JSON Content-Type is parsed
         try:
-            return json.loads(raw)
+            return serde_json_loads(raw)
         except ValueError:
             return None
 
