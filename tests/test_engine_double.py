@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -254,6 +255,37 @@ def test_without_a_run_config_every_provider_runs(tmp_path: Path) -> None:
 
     assert engine.providers == {"http", "cron", "queue", "state", "stream", "pubsub"}
     assert engine.line == installed_line()
+
+
+def test_a_package_without_a_workers_module_runs_without_that_worker(tmp_path: Path) -> None:
+    """What a project gets (copier.yml `_exclude`): only the modules of the engine workers its run
+    config starts. The rest are never imported, and asking for one names what is missing."""
+    import engine_double
+
+    package = tmp_path / "engine_double"
+    shutil.copytree(Path(engine_double.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("cron.py", "__pycache__"))  # fmt: skip
+    probe = """
+import sys
+from engine_double import EngineDouble
+engine = EngineDouble(line="0.25")
+print(sorted(engine.providers), "engine_double.cron" in sys.modules)
+try:
+    engine.cron_tick("w::job")
+except RuntimeError as error:
+    print(error)
+try:
+    EngineDouble(providers={"cron"})
+except RuntimeError as error:
+    print(error)
+"""
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+
+    assert shown[0] == "['http', 'pubsub', 'queue', 'state', 'stream'] False"
+    assert shown[1].startswith("this engine double does not run the cron worker")
+    assert shown[2].startswith("tests/engine_double has no cron module")
 
 
 def test_the_functions_of_a_worker_that_does_not_run_are_not_found(
