@@ -8,10 +8,13 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .protocol import Channel, EngineWorker, HttpResponse, InvocationFailed, Message, bounded
+
+if TYPE_CHECKING:
+    from .core import EngineDouble
 
 
 @dataclass
@@ -173,7 +176,7 @@ def _decoded(content: bytes, headers: dict[str, str]) -> Any:
 class Provider(EngineWorker):
     """The http worker of the line."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: "EngineDouble") -> None:
         super().__init__(engine)
         self._routes: dict[str, Route] = {}
 

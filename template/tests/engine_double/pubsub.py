@@ -2,15 +2,18 @@
 """The pubsub worker: `publish` fans out to `subscribe` triggers, without conditions, and with the
 in-engine builtin's habit of dropping a topic's subscriptions when one of them goes."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .protocol import Builtin, EngineWorker, InvocationFailed, Message
+
+if TYPE_CHECKING:
+    from .core import EngineDouble
 
 
 class Provider(EngineWorker):
     """The pubsub worker of the line."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: "EngineDouble") -> None:
         super().__init__(engine)
         # Subscribe triggers still registered whose subscription the in-engine pubsub dropped.
         self._unsubscribed: set[str] = set()
