@@ -334,8 +334,6 @@ def test_projects_carry_the_move_line_script_verbatim(rendered: Render) -> None:
     [
         ([], []),
         (["http"], ["http", "state", "update_ops"]),
-        (["queue"], ["queue"]),
-        (["subscribe"], ["pubsub"]),
         (["stream", "stream-auth"], ["stream", "stream_auth", "update_ops"]),
         (["cron", "queue", "subscribe"], ["cron", "pubsub", "queue", "state", "update_ops"]),
     ],
