@@ -13,7 +13,9 @@ import copier
 import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]  # the template repository
-# The engine double ships to generated projects as plain Python; the template's tests use it too.
+# The engine double ships to generated projects as a plain Python package (copier.yml's
+# `_exclude` leaves out the modules of engine workers a project does not run); the template's
+# tests import it from here.
 ENGINE_DOUBLE_DIR = TEMPLATE / "template" / "tests"
 RENDERS: dict[str, dict[str, Any]] = yaml.safe_load(
     (TEMPLATE / "tests" / "renders.yml").read_text()

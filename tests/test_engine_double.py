@@ -6,8 +6,10 @@ Each test's docstring names the engine source it follows: `R@tag:` is iii-hq/iii
 """
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -85,6 +87,15 @@ def register(client: III, function_id: str, handler: Handler, **trigger: Any) ->
             client.register_trigger({"function_id": function_id, **trigger})
 
 
+def subscribe(client: III, function_id: str, handler: Handler, topic: str) -> Any:
+    """A pubsub subscriber; its trigger, to unregister."""
+    client.register_function(function_id, handler)
+    with pytest.warns(DeprecationWarning, match="register_trigger is deprecated"):
+        return client.register_trigger(
+            {"type": "subscribe", "function_id": function_id, "config": {"topic": topic}}
+        )
+
+
 def echo(data: Any) -> Any:
     return data
 
@@ -132,7 +143,8 @@ def test_records_the_worker_its_functions_and_triggers(engine: EngineDouble, cli
         ("cron", {}, "Cron expression is required"),
         ("stream", {}, "stream_name is required"),
         ("state", None, "Failed to parse trigger config"),
-        ("durable:subscriber", {}, "queue is required for durable:subscriber trigger"),
+        ("durable:subscriber", {}, "invalid durable:subscriber config: missing field `queue`"),
+        ("durable:subscriber", {"queue": " "}, "queue is required for durable:subscriber trigger"),
     ],
 )
 def test_answers_a_bad_config_with_a_registration_error(
@@ -243,6 +255,37 @@ def test_without_a_run_config_every_provider_runs(tmp_path: Path) -> None:
 
     assert engine.providers == {"http", "cron", "queue", "state", "stream", "pubsub"}
     assert engine.line == installed_line()
+
+
+def test_a_package_without_a_workers_module_runs_without_that_worker(tmp_path: Path) -> None:
+    """What a project gets (copier.yml `_exclude`): only the modules of the engine workers its run
+    config starts. The rest are never imported, and asking for one names what is missing."""
+    import engine_double
+
+    package = tmp_path / "engine_double"
+    shutil.copytree(Path(engine_double.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("cron.py", "__pycache__"))  # fmt: skip
+    probe = """
+import sys
+from engine_double import EngineDouble
+engine = EngineDouble(line="0.25")
+print(sorted(engine.providers), "engine_double.cron" in sys.modules)
+try:
+    engine.cron_tick("w::job")
+except RuntimeError as error:
+    print(error)
+try:
+    EngineDouble(providers={"cron"})
+except RuntimeError as error:
+    print(error)
+"""
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+
+    assert shown[0] == "['http', 'pubsub', 'queue', 'state', 'stream'] False"
+    assert shown[1].startswith("this engine double does not run the cron worker")
+    assert shown[2].startswith("tests/engine_double has no cron module")
 
 
 def test_the_functions_of_a_worker_that_does_not_run_are_not_found(
@@ -507,6 +550,11 @@ def test_a_queue_condition_that_fails_is_retried_like_a_failing_handler(
         ("0.11", None, 3),
         ("0.22", None, 3),
         ("0.25", None, 3),
+        ("0.22", {"maxRetries": True}, 3),
+        ("0.22", {"maxRetries": -1}, 3),
+        ("0.22", {"max_retries": 1}, 3),
+        ("0.25", {"max_retries": 1}, 1),
+        ("0.25", {"maxRetries": 0}, 1),
     ],
 )
 def test_a_failing_subscriber_gets_the_lines_deliveries_then_is_dead_lettered(
@@ -515,7 +563,10 @@ def test_a_failing_subscriber_gets_the_lines_deliveries_then_is_dead_lettered(
     """R@iii/v0.11.6:engine/src/builtins/queue.rs:99-105,343-362,905-925 (jobs carry the queue's
     own max_attempts = 3; the subscriber's config is unused); R@iii/v0.22.1:engine/src/workers/
     queue/adapters/builtin/adapter.rs:196-200 (maxRetries + 1 attempts); WK:queue/src/store.rs
-    `nack` (registry queue 0.21.26: maxRetries deliveries)."""
+    `nack` (registry queue 0.21.26: maxRetries deliveries). Spellings and edge values:
+    R@iii/v0.22.1:engine/src/workers/queue/subscriber_config.rs `from_value` (only camelCase
+    `maxRetries`, read with `as_u64`, else the default); WK:queue/src/subscriber_config.rs
+    (`max_retries` with the alias `maxRetries`)."""
     engine = doubles(line=line)
     client = clients(engine)
     attempts: list[Any] = []
@@ -535,6 +586,52 @@ def test_a_failing_subscriber_gets_the_lines_deliveries_then_is_dead_lettered(
 
     assert len(attempts) == deliveries
     assert engine.dead_letters[0]["job"] == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"queue": "t", "topic": "t"}, "duplicate field `queue`"),
+        ({"topic": 5}, "invalid type: integer `5`, expected a string"),
+        ({"topic": "t", "maxRetries": -1}, "invalid value: integer `-1`, expected u32"),
+        ({"topic": "t", "max_retries": 1.5}, "invalid type: floating point `1.5`, expected u32"),
+        ({"topic": "t", "max_retries": 1, "maxRetries": 2}, "duplicate field `max_retries`"),
+        ({"topic": "t", "queue_config": "fast"}, 'invalid type: string "fast", expected struct'),
+        ({"topic": "t", "queue_config": {"maxRetries": "3"}}, 'invalid type: string "3"'),
+        ({"topic": "t", "queue_config": {"concurrency": 2**32}}, "invalid value: integer"),
+    ],
+)
+def test_the_registry_queue_refuses_a_subscriber_config_serde_cannot_read(
+    doubles: Start, clients: Connect, config: dict[str, Any], problem: str
+) -> None:
+    """WK:queue/src/trigger.rs `SubscriberSpec` (serde: `queue` alias `topic`, `max_retries` alias
+    `maxRetries` as u32, `queue_config`) and `register_trigger` ("invalid durable:subscriber
+    config: ..."); WK:queue/src/subscriber_config.rs `SubscriberQueueConfig`."""
+    engine = doubles(line="0.25")
+    client = clients(engine)
+    register(client, "w::sub", echo, type="durable:subscriber", config=config)
+
+    engine.wait_until(lambda: bool(engine.rejected))
+
+    message = engine.rejected[0]["error"]["message"]
+    assert message.startswith(f"invalid durable:subscriber config: {problem}")
+    assert engine.triggers == {}
+
+
+@pytest.mark.parametrize("line", ["0.11", "0.22"])
+def test_the_in_engine_queue_takes_any_subscriber_config(
+    doubles: Start, clients: Connect, line: str
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/queue/queue.rs:600-650 and R@iii/v0.11.6:…/queue/queue.rs
+    (`topic` read with `as_str`; a missing or odd one only logs "Topic is not set")."""
+    engine = doubles(line=line)
+    client = clients(engine)
+    register(client, "w::sub", echo, type="durable:subscriber",
+             config={"topic": 5, "queue_config": "fast"})  # fmt: skip
+
+    engine.wait_for_triggers("w::sub")
+
+    assert engine.rejected == []
 
 
 def test_publish_reaches_durable_subscribers_unwrapped(engine: EngineDouble, client: III) -> None:
@@ -841,6 +938,95 @@ def test_a_json_body_is_parsed_whatever_the_content_type_from_0_25(
     assert response.body == {"got": parsed}
 
 
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("line", ["0.22", "0.25"])
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("[" * 126 + "1" + "]" * 126 + "", nested(126)),
+        ("[" * 127 + "]" * 127, json.loads("[" * 127 + "]" * 127)),  # 127 levels parse
+        ("[" * 128 + "]" * 128, None),  # ... 128 do not
+        ("[" * 5000 + "]" * 5000, None),
+        ('{"a": "\\ud800"}', None),  # a lone surrogate escape
+        ('{"a": "\\udc00x"}', None),
+        ('{"a": "\\ud83d\\ude00"}', {"a": "\U0001f600"}),  # a pair is one character
+        ('{"a": NaN}', None),
+        ('{"a": 1e400}', None),
+        ("\ufeff{}", None),  # serde_json takes no byte-order mark
+        ("18446744073709551616", 18446744073709551616.0),  # wider than u64: an f64
+        ('"[{"', "[{"),  # brackets inside strings do not count
+    ],
+)
+def test_a_json_body_parses_as_serde_json_parses_it(
+    doubles: Start, clients: Connect, line: str, raw: str, parsed: Any
+) -> None:
+    """WK:http/src/handler.rs (`serde_json::from_slice(&body_bytes).unwrap_or(Value::Null)`);
+    R@iii/v0.22.1:engine/src/workers/rest_api/views.rs:441-465 (the same, for a JSON
+    Content-Type); serde_json's recursion limit of 128 (de.rs `remaining_depth`), its refusal of
+    lone surrogates, NaN, out-of-range floats and a leading BOM."""
+    engine = doubles(line=line)
+    client = clients(engine)
+    register(client, "w::echo", lambda r: {"body": {"got": r["body"]}}, type="http",
+             config={"api_path": "/x", "http_method": "POST"})  # fmt: skip
+    engine.wait_for_triggers("w::echo")
+
+    response = engine.http("POST", "/x", data=raw, headers={"content-type": "application/json"})
+
+    assert (response.status_code, response.body) == (200, {"got": parsed})
+
+
+def test_a_body_too_deep_to_encode_in_python_still_reaches_the_engine(
+    doubles: Start, clients: Connect
+) -> None:
+    """What a client sends for `body=` nested 5,000 deep, a lone surrogate or a raw `data` string
+    holding one: the bytes reach the engine, which answers as serde_json parses them (null)."""
+    engine = doubles(line="0.25")
+    client = clients(engine)
+    register(client, "w::echo", lambda r: {"body": {"got": r["body"]}}, type="http",
+             config={"api_path": "/x", "http_method": "POST"})  # fmt: skip
+    engine.wait_for_triggers("w::echo")
+
+    assert engine.http("POST", "/x", body=nested(5000)).body == {"got": None}
+    assert engine.http("POST", "/x", body={"a": "\ud800"}).body == {"got": None}
+    assert engine.http("POST", "/x", data='{"a": "\ud800"}').body == {"got": None}
+    assert engine.http("POST", "/x", body={"deep": nested(100)}).body == {
+        "got": {"deep": nested(100)}
+    }
+
+
+@pytest.mark.parametrize("line", ["0.22", "0.25"])
+def test_query_params_are_one_string_per_key_with_blanks_kept(
+    doubles: Start, clients: Connect, line: str
+) -> None:
+    """WK:http/src/handler.rs and R@iii/v0.22.1:engine/src/workers/rest_api/views.rs:277
+    (`Query<HashMap<String, String>>`: serde_urlencoded keeps `a=` as "" and the last value of a
+    repeated key); the middleware gets the same map (WK:http/src/middleware.rs
+    `build_middleware_input`)."""
+    engine = doubles(line=line)
+    client = clients(engine)
+    seen: list[Any] = []
+
+    def middleware(data: Any) -> Any:
+        seen.append(data["request"]["query_params"])
+        return {"action": "continue"}
+
+    register(client, "w::mw", middleware)
+    register(client, "w::echo", lambda r: {"body": r["query_params"]}, type="http",
+             config={"api_path": "/q", "middleware_function_ids": ["w::mw"]})  # fmt: skip
+    engine.wait_for_triggers("w::echo")
+
+    response = engine.http("GET", "/q?a=&b=1&b=2&c", query={"d": ["x", "y"], "e": "z"})
+
+    expected = {"a": "", "b": "2", "c": "", "d": "y", "e": "z"}
+    assert response.body == expected and seen == [expected]
+
+
 @pytest.mark.parametrize(("line", "trigger_path"), [("0.25", "/items/7"), ("0.22", "/items/:id")])
 def test_trigger_path_is_what_the_line_sends(
     doubles: Start, clients: Connect, line: str, trigger_path: str
@@ -1048,6 +1234,43 @@ def test_state_lists_groups_and_on_0_25_keys(doubles: Start, line: str) -> None:
     else:
         with pytest.raises(InvocationFailed, match="function_not_found"):
             engine.call("state::list_keys", {"scope": "b"})
+
+
+@pytest.mark.parametrize("line", ["0.22", "0.25"])
+def test_groups_stay_listed_after_their_last_entry_is_deleted(doubles: Start, line: str) -> None:
+    """R@iii/v0.22.1:engine/src/builtins/kv.rs:414-440 (`delete` shift_removes the key and
+    leaves the emptied index map in the store), :567-577 (`list`, `list_groups`: the store's
+    keys); WK:state/src/store.rs `remove_shared`, `list_groups` (the same); R@iii/v0.22.1:engine/
+    src/workers/stream/adapters/kv_store.rs:105-170 (stream groups are indices of that store)."""
+    engine = doubles(line=line)
+    engine.call("state::set", {"scope": "a", "key": "k", "value": 1})
+    engine.call("state::delete", {"scope": "a", "key": "k"})
+    engine.call("state::delete", {"scope": "never", "key": "k"})
+    engine.call("state::get", {"scope": "unread", "key": "k"})
+    item = {"stream_name": "chat", "group_id": "g", "item_id": "i"}
+    engine.call("stream::set", {**item, "data": 1})
+    engine.call("stream::delete", item)
+
+    assert engine.call("state::list_groups", {}) == {"groups": ["a"]}
+    assert engine.call("state::list", {"scope": "a"}) == []
+    assert engine.call("stream::list_groups", {"stream_name": "chat"}) == ["g"]
+    assert engine.call("stream::list_all", {}) == {
+        "stream": [{"id": "chat", "groups": ["g"]}],
+        "count": 1,
+    }
+    engine.reset()  # a restart of the in-memory store forgets them
+    assert engine.call("state::list_groups", {}) == {"groups": []}
+
+
+def test_state_lists_keep_insertion_order_across_overwrites(doubles: Start) -> None:
+    """WK:state/src/store.rs `set` (IndexMap insert keeps an existing key's place), `list_keys`,
+    `list`; R@iii/v0.22.1:engine/src/builtins/kv.rs:567 (`list` in index order)."""
+    engine = doubles(line="0.25")
+    for key, value in (("b", 1), ("a", 2), ("b", 3)):
+        engine.call("state::set", {"scope": "s", "key": key, "value": value})
+
+    assert engine.call("state::list_keys", {"scope": "s"}) == {"keys": ["b", "a"]}
+    assert engine.call("state::list", {"scope": "s"}) == [3, 2]
 
 
 def test_stream_set_fires_stream_triggers(engine: EngineDouble, client: III) -> None:
@@ -1349,12 +1572,11 @@ def test_a_reattach_retires_the_workers_previous_connection(doubles: Start) -> N
             old.recv(timeout=5)
 
 
-@pytest.mark.parametrize(("line", "skipped"), [("0.25", True), ("0.22", False)])
-def test_only_the_registry_pubsub_checks_subscribe_conditions(
-    doubles: Start, clients: Connect, line: str, skipped: bool
-) -> None:
-    """DOCS: iii.dev/registry/workers/pubsub (`subscribe` takes `condition_function_id`); the
-    in-engine pubsub reads only `topic` (R@iii/v0.22.1:engine/src/workers/pubsub/pubsub.rs:110-160,
+@pytest.mark.parametrize("line", LINES)
+def test_no_pubsub_checks_subscribe_conditions(doubles: Start, clients: Connect, line: str) -> None:
+    """WK:pubsub/src/trigger.rs `SubscribeTriggerSpec` (`condition_function_id` "accepted for
+    schema parity with the builtin trigger; never evaluated"); the in-engine pubsub reads only
+    `topic` (R@iii/v0.22.1:engine/src/workers/pubsub/pubsub.rs:110-160,
     adapters/local_adapter.rs:49-65)."""
     engine = doubles(line=line)
     client = clients(engine)
@@ -1366,9 +1588,60 @@ def test_only_the_registry_pubsub_checks_subscribe_conditions(
     engine.call("publish", {"topic": "t", "data": 1})
     engine.wait_until(lambda: bool(engine.fired or engine.skipped))
 
-    assert (engine.skipped, engine.fired) == (
-        ([("w::sub", 1)], []) if skipped else ([], [("w::sub", 1)])
-    )
+    assert (engine.skipped, engine.fired) == ([], [("w::sub", 1)])
+    assert ("w::never", 1) not in engine.calls
+
+
+@pytest.mark.parametrize(
+    ("line", "survivor_hears"), [("0.11", False), ("0.22", False), ("0.25", True)]
+)
+def test_a_subscribe_trigger_that_goes_takes_its_topic_with_it_up_to_0_22(
+    doubles: Start, clients: Connect, line: str, survivor_hears: bool
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/pubsub/adapters/local_adapter.rs:82-96 and
+    R@iii/v0.11.6:engine/src/workers/pubsub/adapters/local_adapter.rs:82-96 (`unsubscribe`
+    removes the topic's whole map and never puts the rest back; a worker that disconnects is
+    unregistered the same way, R@iii/v0.22.1:engine/src/trigger.rs:263 `unregister_worker`);
+    WK:pubsub/src/adapters/local.rs ("one deliberate fix vs the builtin": only that id goes)."""
+    engine = doubles(line=line)
+    client = clients(engine)
+    heard, record = recorder()
+    register(client, "w::stays", record, type="subscribe", config={"topic": "t"})
+    leaving = subscribe(client, "w::goes", echo, "t")
+    engine.wait_for_triggers("w::stays", "w::goes")
+
+    leaving.unregister()
+    engine.wait_until(lambda: len(engine.triggers_of("subscribe")) == 1)
+    engine.call("publish", {"topic": "t", "data": 1})
+    engine.call("publish", {"topic": "other", "data": 2})
+    with contextlib.suppress(TimeoutError):
+        engine.wait_until(lambda: bool(heard), timeout=1)
+
+    assert heard == ([1] if survivor_hears else [])
+
+
+def test_a_subscribe_trigger_registered_again_hears_its_topic_again(
+    doubles: Start, clients: Connect
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/pubsub/adapters/local_adapter.rs:71-80 (a registration
+    subscribes its own trigger id, whatever happened to the topic before)."""
+    engine = doubles(line="0.22")
+    client = clients(engine)
+    heard, record = recorder()
+    register(client, "w::a", record, type="subscribe", config={"topic": "t"})
+    b_trigger = subscribe(client, "w::b", echo, "t")
+    engine.wait_for_triggers("w::a", "w::b")
+    b_trigger.unregister()
+    engine.wait_until(lambda: len(engine.triggers_of("subscribe")) == 1)
+
+    register(client, "w::a2", record, type="subscribe", config={"topic": "t"})
+    engine.wait_for_triggers("w::a2")
+    engine.call("publish", {"topic": "t", "data": 1})
+    engine.wait_until(lambda: bool(heard))
+    with contextlib.suppress(TimeoutError):
+        engine.wait_until(lambda: len(heard) > 1, timeout=0.5)
+
+    assert heard == [1]  # w::a was cut off with the topic; w::a2 subscribed afresh
 
 
 # Telemetry.

@@ -327,3 +327,38 @@ def test_projects_carry_the_move_line_script_verbatim(rendered: Render) -> None:
     shipped = (rendered() / "scripts" / "move_line.py").read_text()
 
     assert shipped == (TEMPLATE / "hooks" / "move_line.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("triggers", "workers"),
+    [
+        ([], []),
+        (["http"], ["http", "state", "update_ops"]),
+        (["stream", "stream-auth"], ["stream", "stream_auth", "update_ops"]),
+        (["cron", "queue", "subscribe"], ["cron", "pubsub", "queue", "state", "update_ops"]),
+    ],
+)
+def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project_runs(
+    rendered: Render, triggers: list[str], workers: list[str]
+) -> None:
+    project = rendered(triggers=triggers)
+    package = project / "tests" / "engine_double"
+    shared = ["__init__", "core", "lines", "protocol"]
+
+    assert sorted(p.stem for p in package.iterdir()) == sorted(shared + workers)
+    assert all(
+        p.read_text().startswith("# Owned by the copier-iii-worker template")
+        for p in package.iterdir()
+    )
+    # The project's double starts with exactly those engine workers, importing nothing more.
+    probe = (
+        "import sys; from tests.engine_double import EngineDouble; "
+        "d = EngineDouble.for_project('.'); "
+        "print(sorted(d.providers), sorted(m for m in sys.modules if m.startswith('tests.engine')))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    providers = sorted({{"stream_auth": "stream"}.get(w, w) for w in workers} - {"update_ops"})
+    loaded = sorted(f"tests.engine_double.{m}" for m in shared + workers if m != "__init__")
+    assert shown.strip() == f"{providers} {['tests.engine_double', *loaded]}"

@@ -1,4 +1,4 @@
-"""Shared test setup: every test runs against an engine double (see `engine_double.py`), never a
+"""Shared test setup: every test runs against an engine double (see `engine_double/`), never a
 real one.
 
 The worker's client reads III_URL when `src.lib.iii_client` is first imported, so the engine double
