@@ -135,7 +135,7 @@ GUESSABLE_SECRETS = [
     ("API_KEY", "change-me", "is shorter than 32 bytes"),
     ("API_KEY", "   ", "is blank"),
     ("API_KEY", "x" * 48, "repeats too few characters"),
-    ("API_KEY", secrets.token_urlsafe(32) + "\n", "starts or ends with whitespace"),
+    ("API_KEY", "Zq8v3LkP0xW2mN7tR5yB1cH4jF6gD9sA0eU3iO8pQ\n", "starts or ends with whitespace"),
     ("STREAM_AUTH_SECRET", "change-me-change-me-change-me-change-me", "looks like a placeholder"),
     ("STREAM_AUTH_SECRET", "your-stream-secret-goes-here-0123456789", "looks like a placeholder"),
     (
@@ -146,7 +146,11 @@ GUESSABLE_SECRETS = [
 ]
 
 
-@pytest.mark.parametrize(("variable", "value", "why"), GUESSABLE_SECRETS)
+@pytest.mark.parametrize(
+    ("variable", "value", "why"),
+    GUESSABLE_SECRETS,
+    ids=[f"{v}: {w}" for v, _, w in GUESSABLE_SECRETS],
+)
 def test_a_guessable_secret_ends_the_worker_with_exit_2_and_one_line_naming_it(
     built: Callable[[str], Project], engine: EngineDouble, variable: str, value: str, why: str
 ) -> None:
