@@ -8,24 +8,28 @@ handler that raises, and 200 invocations at once.
 
 import hashlib
 import hmac
+import secrets
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from engine_double import EngineDouble, InvocationFailed
+from engine_double import PROVIDERS, EngineDouble, InvocationFailed
 
 from harness.kinds import expected
 from harness.projects import RENDERS, Project, answers_of, kill_if_running
 
 pytestmark = pytest.mark.slow
 
-API_KEY = "e2e-api-key"
-STREAM_SECRET = "e2e-stream-secret"
+# The worker refuses guessable secrets at start: these are made the way its README says.
+API_KEY = secrets.token_urlsafe(32)
+STREAM_SECRET = secrets.token_urlsafe(32)
+PREVIOUS_STREAM_SECRET = secrets.token_urlsafe(32)
 
 
 def registered(engine: EngineDouble) -> tuple[set[str], list[str]]:
@@ -57,7 +61,7 @@ class Running:
             lambda: (
                 bool(self.engine.workers)
                 and set(self.engine.functions) >= functions
-                and len(self.engine.triggers) >= len(triggers)
+                and len(self.engine.triggers) + len(self.engine.parked) >= len(triggers)
             ),
             timeout=30,
         )
@@ -66,11 +70,24 @@ class Running:
         self.process.send_signal(stop_signal)
         return self.process.wait(timeout=within)
 
+    def stop_and_read_log(self) -> str:
+        """Stop the worker (started with `keep_output`) and return what it printed."""
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=10)
+        return output.decode(errors="replace")
+
 
 @contextmanager
-def running_worker(project: Project, **env: str) -> Iterator[Running]:
-    engine = EngineDouble.for_project(project.path).start()
-    process = project.start_worker(engine.url, env=env)
+def running_worker(
+    project: Project,
+    *,
+    keep_output: bool = False,
+    engine: EngineDouble | None = None,
+    **env: str,
+) -> Iterator[Running]:
+    """The project's worker against `engine` (by default the one its run config describes)."""
+    engine = (engine or EngineDouble.for_project(project.path)).start()
+    process = project.start_worker(engine.url, env=env, keep_output=keep_output)
     worker = Running(project, engine, process)
     try:
         worker.wait_registered()
@@ -97,7 +114,10 @@ ALL = ["all"]
 @pytest.fixture
 def worker(built: Callable[[str], Project], request: pytest.FixtureRequest) -> Iterator[Running]:
     with running_worker(
-        built(request.param), API_KEY=API_KEY, STREAM_AUTH_SECRET=STREAM_SECRET
+        built(request.param),
+        API_KEY=API_KEY,
+        STREAM_AUTH_SECRET=STREAM_SECRET,
+        STREAM_AUTH_SECRET_PREVIOUS=PREVIOUS_STREAM_SECRET,
     ) as running:
         yield running
         assert running.stop() == 0
@@ -135,6 +155,79 @@ def test_http_api_answers_201_200_400_and_404(worker: Running) -> None:
     assert http("GET", f"{path}/missing").status_code == 404
 
 
+@pytest.mark.parametrize("worker", with_kind("http"), indirect=True)
+def test_item_names_with_control_or_invisible_characters_answer_400(worker: Running) -> None:
+    path = worker.answers["http_path"]
+    hidden = ["tea\x00", "green\r\ntea", "\u202eaet", "\u200b", "\u200b\u200b", "te\u2066a"]
+
+    answers = [worker.engine.http("POST", path, body={"name": name}) for name in hidden]
+
+    assert [a.status_code for a in answers] == [400] * len(hidden)
+    assert all("invisible" in a.body["error"] for a in answers)
+    padded = worker.engine.http("POST", path, body={"name": f"  {'x' * 200}  "})
+    assert padded.status_code == 201 and padded.body["name"] == "x" * 200
+
+
+def items_stored(worker: Running) -> list[Any]:
+    scope = worker.prefix + "items"
+    return [value for (at, _), value in worker.engine.state.items() if at == scope]
+
+
+@pytest.mark.parametrize("worker", with_kind("http"), indirect=True)
+def test_a_create_retried_with_its_idempotency_key_answers_the_same_and_stores_one_item(
+    worker: Running,
+) -> None:
+    path = worker.answers["http_path"]
+    key = {"Idempotency-Key": "8c0e4b1e-order-42"}
+
+    # The first answer is lost on its way back (a timeout, a cut connection): the client retries.
+    first = worker.engine.http("POST", path, body={"name": "Bancha"}, headers=key)
+    retried = worker.engine.http("POST", path, body={"name": "Bancha"}, headers=key)
+    reused = worker.engine.http("POST", path, body={"name": "Kabusecha"}, headers=key)
+
+    assert first.status_code == retried.status_code == 201
+    assert retried.body == first.body and retried.headers["location"] == first.headers["location"]
+    assert reused.status_code == 422
+    assert items_stored(worker) == [first.body]
+
+
+@pytest.mark.parametrize("worker", with_kind("http"), indirect=True)
+def test_copies_of_a_create_sent_at_once_with_one_idempotency_key_store_one_item(
+    worker: Running,
+) -> None:
+    path = worker.answers["http_path"]
+
+    def create(_: int) -> Any:
+        headers = {"Idempotency-Key": "sent-twice-by-a-proxy"}
+        return worker.engine.http("POST", path, body={"name": "Shincha"}, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(create, range(10)))
+
+    assert {(a.status_code, a.body["id"]) for a in answers} == {(201, answers[0].body["id"])}
+    assert items_stored(worker) == [answers[0].body]
+
+
+@pytest.mark.parametrize("name", with_kind("http"))
+def test_an_unexpected_error_answers_500_with_only_an_error_id_and_logs_the_details_under_it(
+    built: Callable[[str], Project], name: str
+) -> None:
+    # An engine without its state worker: the create's `state::set` fails inside the handler
+    # (and a state trigger waits, parked, for a worker that never comes).
+    engine = EngineDouble(line=answers_of(name)["iii_line"], providers=PROVIDERS - {"state"})
+    with running_worker(built(name), keep_output=True, engine=engine) as worker:
+        response = worker.engine.http(
+            "POST", worker.answers["http_path"], body={"name": "Kyobancha"}
+        )
+        log = worker.stop_and_read_log()
+
+    assert response.status_code == 500
+    assert response.body == {"error": "internal error", "error_id": response.body["error_id"]}
+    assert b"state::set" not in response.content
+    (logged,) = [line for line in log.splitlines() if response.body["error_id"] in line]
+    assert "state::set" in logged and "Traceback" in logged  # the details, in one record
+
+
 @pytest.mark.parametrize("worker", with_kind("http") + with_kind("http-middleware"), indirect=True)
 def test_the_readiness_check_answers_through_the_engines_http_port(worker: Running) -> None:
     response = worker.engine.http("GET", "/healthz")
@@ -165,6 +258,21 @@ def test_middleware_fails_closed_when_the_worker_has_no_key(
         assert worker.stop() == 0
 
 
+@pytest.mark.parametrize("name", with_kind("http-middleware")[:1])
+def test_a_refused_caller_cannot_tell_whether_the_worker_has_a_key(
+    built: Callable[[str], Project], name: str
+) -> None:
+    guess = {"x-api-key": "guess"}
+    with running_worker(built(name)) as without_key:
+        unconfigured = without_key.engine.http("GET", "/admin/status", headers=guess)
+    with running_worker(built(name), API_KEY=API_KEY) as with_key:
+        wrong = with_key.engine.http("GET", "/admin/status", headers=guess)
+
+    assert unconfigured.status_code == wrong.status_code == 401
+    assert unconfigured.body == wrong.body
+    assert "API_KEY" not in unconfigured.content.decode()
+
+
 @pytest.mark.parametrize("worker", with_kind("cron"), indirect=True)
 def test_cron_tick_runs_the_job(worker: Running) -> None:
     worker.engine.cron_tick(worker.prefix + "heartbeat")
@@ -180,6 +288,23 @@ def test_a_published_job_reaches_the_subscriber(worker: Running) -> None:
     worker.engine.wait_until(lambda: (worker.prefix + "jobs::process", job) in worker.engine.fired)
 
 
+@pytest.mark.parametrize("name", with_kind("queue"))
+def test_a_malformed_job_is_dropped_with_its_content_in_the_log(
+    built: Callable[[str], Project], name: str
+) -> None:
+    topic = answers_of(name)["queue_topic"]
+    job = {"kind": 7, "payload": {"order": "ord-1187"}}
+    with running_worker(built(name), keep_output=True) as worker:
+        worker.engine.call("iii::durable::publish", {"topic": topic, "data": job})
+        worker.engine.wait_until(
+            lambda: (worker.prefix + "jobs::process", job) in worker.engine.fired
+        )
+        log = worker.stop_and_read_log()
+
+    (dropped,) = [line for line in log.splitlines() if "Dropped a malformed job" in line]
+    assert "ord-1187" in dropped
+
+
 @pytest.mark.parametrize("worker", with_kind("subscribe"), indirect=True)
 def test_a_pubsub_message_reaches_the_subscriber(worker: Running) -> None:
     message = {"kind": "price-changed", "sku": "tea-1"}
@@ -191,12 +316,17 @@ def test_a_pubsub_message_reaches_the_subscriber(worker: Running) -> None:
 
 
 @pytest.mark.parametrize("worker", with_kind("state"), indirect=True)
-def test_state_set_fires_the_state_handler(worker: Running) -> None:
+def test_state_set_in_the_workers_scope_fires_the_state_handler_and_elsewhere_not(
+    worker: Running,
+) -> None:
+    own_scope = worker.prefix[:-2]
+    handler = worker.prefix + "state-changes"
     worker.engine.call("state::set", {"scope": "orders", "key": "o-1", "value": {"status": "new"}})
+    worker.engine.call("state::set", {"scope": own_scope, "key": "o-1", "value": {"status": "new"}})
 
-    worker.engine.wait_until(
-        lambda: any(f == worker.prefix + "state-changes" for f, _ in worker.engine.fired)
-    )
+    worker.engine.wait_until(lambda: any(f == handler for f, _ in worker.engine.fired))
+    time.sleep(0.2)  # a firing for the other scope would have arrived by now
+    assert [e["scope"] for f, e in worker.engine.fired if f == handler] == [own_scope]
 
 
 @pytest.mark.parametrize("worker", with_kind("stream"), indirect=True)
@@ -240,11 +370,42 @@ def test_stream_auth_turns_a_signed_token_into_a_context(worker: Running) -> Non
         assert worker.engine.join("chat", "room-1", context=context) is True
 
 
-def signed(user_id: str, lifetime_seconds: int = 60) -> str:
+def signed(user_id: str, lifetime_seconds: int = 60, secret: str = STREAM_SECRET) -> str:
     """A token as the generated `issue_token` makes them: `<user_id>.<expires_at>.<signature>`."""
     claims = f"{user_id}.{int(time.time()) + lifetime_seconds}"
-    signature = hmac.new(STREAM_SECRET.encode(), claims.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.new(secret.encode(), claims.encode(), hashlib.sha256).hexdigest()
     return f"{claims}.{signature}"
+
+
+@pytest.mark.parametrize("worker", with_kind("stream-auth"), indirect=True)
+def test_stream_auth_refuses_tokens_valid_for_more_than_a_day_and_accepts_the_previous_secret(
+    worker: Running,
+) -> None:
+    three_years = signed("ada", lifetime_seconds=3 * 365 * 86400)
+    a_day = signed("ada", lifetime_seconds=86400 - 60)
+    old_secret = signed("ada", secret=PREVIOUS_STREAM_SECRET)
+    unknown_secret = signed("ada", secret=secrets.token_urlsafe(32))
+
+    assert worker.engine.authenticate({"token": [three_years]}) is None
+    assert worker.engine.authenticate({"token": [a_day]}) == {"user_id": "ada"}
+    assert worker.engine.authenticate({"token": [old_secret]}) == {"user_id": "ada"}
+    assert worker.engine.authenticate({"token": [unknown_secret]}) is None
+
+
+@pytest.mark.parametrize("name", with_kind("stream-auth"))
+def test_stream_auth_refuses_a_non_ascii_signature_without_an_error(
+    built: Callable[[str], Project], name: str
+) -> None:
+    claims = f"ada.{int(time.time()) + 60}"
+    tokens = [f"{claims}.\u00e9t\u00e9", f"{claims}.\udc80", f"\udc80.{claims}.00"]
+    with running_worker(built(name), keep_output=True, STREAM_AUTH_SECRET=STREAM_SECRET) as worker:
+        contexts = [worker.engine.authenticate({"token": [token]}) for token in tokens]
+        headers = {"authorization": f"Bearer {tokens[0]}"}
+        contexts.append(worker.engine.authenticate({}, headers))
+        log = worker.stop_and_read_log()
+
+    assert contexts == [None] * 4
+    assert "Traceback" not in log and " ERROR " not in log, log
 
 
 # Faults, on the all-triggers project.
@@ -275,6 +436,22 @@ def test_a_handler_that_raises_fails_that_call_and_the_worker_keeps_serving(
         worker.engine.invoke(worker.prefix + "jobs::publish", {"kind": ""})
 
     assert worker.engine.http("POST", "/items", body={"name": "still here"}).status_code == 201
+
+
+@pytest.mark.parametrize("name", with_kind("queue"))
+def test_a_failed_invocation_logs_one_line_saying_what_failed_and_where(
+    built: Callable[[str], Project], name: str
+) -> None:
+    with running_worker(built(name), keep_output=True) as worker:
+        with pytest.raises(InvocationFailed):
+            worker.engine.invoke(worker.prefix + "jobs::publish", {"kind": ""})
+        log = worker.stop_and_read_log()
+
+    failed = [line for line in log.splitlines() if "Error in handler" in line]
+    assert len(failed) == 1, log
+    assert "ValueError: 'kind' must be a non-empty string" in failed[0]
+    assert "src/handlers/jobs.py:" in failed[0]
+    assert "Traceback" not in log
 
 
 @pytest.mark.parametrize("worker", ALL, indirect=True)

@@ -8,6 +8,7 @@ registered and calls functions. Skipped, with the reason, where no `iii` is inst
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,7 @@ pytestmark = [
     ),
 ]
 
-API_KEY = "real-engine-api-key"
+API_KEY = secrets.token_urlsafe(32)  # the worker refuses guessable keys at start
 HTTP = "http://127.0.0.1:3111"
 
 

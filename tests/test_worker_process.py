@@ -4,6 +4,7 @@ a stop while an invocation is still running. Each case runs a copy of a built pr
 shared build stays intact.
 """
 
+import secrets
 import shutil
 import signal
 import subprocess
@@ -128,6 +129,60 @@ def test_a_bad_setting_ends_the_worker_with_exit_2_and_says_what_is_allowed(
     assert code == 2, output
     assert message in output
     assert seconds < 10  # about 1 s on a quiet machine; the bound is that it never hangs
+
+
+GUESSABLE_SECRETS = [
+    ("API_KEY", "change-me", "is shorter than 32 bytes"),
+    ("API_KEY", "   ", "is blank"),
+    ("API_KEY", "x" * 48, "repeats too few characters"),
+    ("API_KEY", "Zq8v3LkP0xW2mN7tR5yB1cH4jF6gD9sA0eU3iO8pQ\n", "starts or ends with whitespace"),
+    ("STREAM_AUTH_SECRET", "change-me-change-me-change-me-change-me", "looks like a placeholder"),
+    ("STREAM_AUTH_SECRET", "your-stream-secret-goes-here-0123456789", "looks like a placeholder"),
+    (
+        "STREAM_AUTH_SECRET_PREVIOUS",
+        "example-0123456789-abcdefghijklmnopqrs",
+        "looks like a placeholder",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "why"),
+    GUESSABLE_SECRETS,
+    ids=[f"{v}: {w}" for v, _, w in GUESSABLE_SECRETS],
+)
+def test_a_guessable_secret_ends_the_worker_with_exit_2_and_one_line_naming_it(
+    built: Callable[[str], Project], engine: EngineDouble, variable: str, value: str, why: str
+) -> None:
+    project = built("all")  # the render with every secret a kind reads
+
+    code, output, seconds = run_worker(project, engine, project.path, {variable: value})
+
+    assert code == 2, output
+    (line,) = [line for line in output.splitlines() if variable in line]
+    assert line.startswith(f"orders-worker: {variable} {why}")
+    assert "; use at least 32 random bytes" in line
+    assert "python -c 'import secrets; print(secrets.token_urlsafe(32))'" in line
+    assert not value.strip() or value.strip() not in output  # a secret never reaches a log
+    assert engine.functions == {}  # refused before any handler registered
+    assert seconds < 10
+
+
+def test_made_secrets_are_accepted_and_unset_ones_allowed(
+    built: Callable[[str], Project], engine: EngineDouble
+) -> None:
+    made = {
+        "API_KEY": secrets.token_urlsafe(32),
+        "STREAM_AUTH_SECRET": secrets.token_hex(32),
+        "STREAM_AUTH_SECRET_PREVIOUS": "",  # empty, as `${VAR:-}` leaves it: the same as unset
+    }
+    worker = built("all").start_worker(engine.url, env=made)
+    try:
+        engine.wait_for_functions("orders-worker::admin::status", timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=5) == 0
+    finally:
+        kill_if_running(worker)
 
 
 SLOW_MODULE = f'''"""A handler that takes its time, for the stop tests."""
