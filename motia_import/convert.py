@@ -48,9 +48,11 @@ from motia_import.registrations import (
     slug,
 )
 from motia_import.roles import code
+from motia_import.rules.quotes import fix_quotes
 from motia_import.static_eval import MISSING, module_constants
 from motia_import.topics import other_language_topics
 from motia_import.transform import (
+    TODO,
     TRIGGER_CHECKS,
     EntryPlan,
     ModuleOptions,
@@ -234,11 +236,24 @@ def convert(source: SourceProject, worker: str) -> Converted:
     registration = Registration()
     needs: set[str] = set()
     compat_used: set[str] = set()
+    failed: set[PurePosixPath] = set()
     for path, unit in units.items():
-        content, used = render_unit(
-            work, facts, unit, modules, layout, entry_plans, droppable, plans.get(path, []),
-            engine_ids, registration, needs, blocking,
-        )  # fmt: skip
+        reported = len(work.findings)
+        own_registration, own_needs = Registration(), set[str]()
+        try:
+            content, used = render_unit(
+                work, facts, unit, modules, layout, entry_plans, droppable, plans.get(path, []),
+                engine_ids, own_registration, own_needs, blocking,
+            )  # fmt: skip
+        except Exception as error:  # one module's failure must not stop the rest
+            del work.findings[reported:]
+            failed.add(path)
+            files[layout.new_paths[path]] = left_as_written(unit, error)
+            report_unconverted(work, unit, plans.get(path, []), error)
+            continue
+        registration.functions.extend(own_registration.functions)
+        registration.triggers.extend(own_registration.triggers)
+        needs |= own_needs
         compat_used |= used
         files[layout.new_paths[path]] = content
     for directory in sorted({p.parent for p in files} | {PACKAGE_DIR}):
@@ -246,6 +261,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
             if len(parent.parts) >= len(PACKAGE_DIR.parts) and parent / "__init__.py" not in files:
                 files[parent / "__init__.py"] = ""
     registering = {p for p, u in units.items() if u.step is not None} | {k[0] for k in engine_ids}
+    registering -= failed
     files[PACKAGE_DIR / "__init__.py"] = registry(
         units, registering, layout, files.get(PACKAGE_DIR / "__init__.py", "")
     )
@@ -254,9 +270,9 @@ def convert(source: SourceProject, worker: str) -> Converted:
 
     report_discovery(work, found, units, unresolved, modules)
     topics = topic_table(work, units, plans, found, source.root)
-    for plan_list in plans.values():
+    for path, plan_list in plans.items():
         for plan in plan_list:
-            if not plan.problem:
+            if not plan.problem and path not in failed:
                 needs.add(ENGINE_WORKERS[plan.trigger.kind])
     return Converted(
         files=files,
@@ -647,10 +663,15 @@ def settle_droppable(
             if not keys:
                 continue
             entry_map = {k[1]: v for k, v in entries.items() if k[0] == path}
-            module, _ = rewrite_module(
-                facts, unit, options_for(unit, sync_api, loggers[path]), entry_map, droppable,
-                with_positions=False,
-            )  # fmt: skip
+            try:
+                module, _ = rewrite_module(
+                    facts, unit, options_for(unit, sync_api, loggers[path]), entry_map, droppable,
+                    with_positions=False,
+                )  # fmt: skip
+            except Exception:  # reported when the module is rendered
+                for key in keys:
+                    del droppable[key]
+                continue
             functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
             original = units[path].functions
             for key in keys:
@@ -696,6 +717,7 @@ def render_unit(
         )
     else:  # nothing of Motia's reaches it: only its imports change
         module, rewriter = unit.tree, ModuleRewriter(facts, unit, options, {}, {}, False)
+    module = fix_quotes(module)
     step = unit.step
     registrations = ""
     compat: set[str] = set(rewriter.used_compat)
@@ -776,6 +798,31 @@ def render_unit(
         work.add(str(unit.path), f"import {path_module}", Status.NOTE,
                  "found by file name (no search path Motia used explains it); check it is the module you meant")  # fmt: skip
     return finished.code, compat
+
+
+def left_as_written(unit: ModuleUnit, error: Exception) -> str:
+    """A module the rewrite failed on: its source unchanged under a header that says why (the
+    package does not import it, so the worker still starts)."""
+    reason = " ".join(f"{type(error).__name__}: {error}".split())
+    header = (
+        f"{TODO}this module could not be converted and is kept as written ({reason}).\n"
+        f"{TODO}nothing imports it into the worker; convert it by hand (see MIGRATION.md).\n"
+    )
+    return header + unit.text
+
+
+def report_unconverted(
+    work: _Work, unit: ModuleUnit, plans: list[TriggerPlan], error: Exception
+) -> None:
+    step = unit.step
+    reason = " ".join(f"{type(error).__name__}: {error}".split())
+    name = step.name if step else ""
+    work.add(
+        str(unit.path), "module", Status.TODO, f"not converted, kept as written: {reason}", name
+    )
+    if step is not None:
+        detail = f"0 of {len(plans)} trigger(s) registered: its module was not converted"
+        work.add(str(unit.path), f"step {step.name}", Status.TODO, detail, name)
 
 
 def glue_for(
