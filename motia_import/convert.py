@@ -48,7 +48,6 @@ from motia_import.registrations import (
     slug,
 )
 from motia_import.roles import code
-from motia_import.rules.quotes import fix_quotes
 from motia_import.static_eval import MISSING, module_constants
 from motia_import.topics import other_language_topics
 from motia_import.transform import (
@@ -717,7 +716,6 @@ def render_unit(
         )
     else:  # nothing of Motia's reaches it: only its imports change
         module, rewriter = unit.tree, ModuleRewriter(facts, unit, options, {}, {}, False)
-    module = fix_quotes(module)
     step = unit.step
     registrations = ""
     compat: set[str] = set(rewriter.used_compat)

@@ -44,6 +44,8 @@ from motia_import.roles import (
     string_value,
     subscript_key,
 )
+from motia_import.rules import RuleWalk
+from motia_import.rules.quotes import Quotes
 
 TODO = "# TODO(motia-import): "
 # Motia's config helpers and their positional parameters: outside a removed config they become
@@ -184,7 +186,7 @@ def parse_expression(source: str) -> cst.BaseExpression:
     return expression(source)
 
 
-class ModuleRewriter(cst.CSTTransformer):
+class ModuleRewriter(RuleWalk):
     def __init__(
         self,
         facts: ProjectFacts,
@@ -195,7 +197,7 @@ class ModuleRewriter(cst.CSTTransformer):
         with_positions: bool,
         blocking: set[FunctionKey] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__([Quotes()])
         self.facts = facts
         self.unit = unit
         self.options = options

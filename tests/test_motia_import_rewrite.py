@@ -845,3 +845,47 @@ def test_a_module_that_cannot_be_converted_is_kept_under_a_todo_and_the_rest_con
     assert "step Nested: 0 of 1 trigger(s) registered: its module was not converted" in todos(
         converted
     )
+
+
+def test_motia_names_bound_inside_functions_or_through_the_module_stay_defined(
+    tmp_path: Path,
+) -> None:
+    converted = convert_files(
+        tmp_path,
+        {
+            **PIN_104,
+            "steps/local_step.py": """\
+                from motia import http
+
+                config = {"name": "Local", "triggers": [http("GET", "/local")]}
+
+                async def handler(request, ctx):
+                    from motia import Stream
+
+                    board = Stream("board")
+                    return {"status": 200, "body": await board.get("g", "1")}
+                """,
+            "steps/dotted_step.py": """\
+                import motia
+
+                config = {"name": "Dotted", "triggers": [motia.http("GET", "/dotted")]}
+
+                async def handler(request, ctx):
+                    board = motia.Stream("board")
+                    return {"status": 200, "body": board}
+                """,
+        },
+    )
+
+    local = module(converted, "src/steps/local.py")
+    assert "Stream: Any = None  # TODO(motia-import): Motia's Stream has no iii" in local
+    assert "from typing import Any" in local
+    dotted = module(converted, "src/steps/dotted.py")
+    assert "motia: Any = None  # TODO(motia-import): the motia module has no iii" in dotted
+    assert "motia.Stream: still referenced: Motia's Stream has no iii equivalent here" in todos(
+        converted
+    )
+    assert (
+        "name motia: bound to None under a TODO: the motia module has no iii equivalent here"
+        in (todos(converted))
+    )

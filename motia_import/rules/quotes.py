@@ -6,7 +6,11 @@ the first quote no enclosing f-string opened with, and one that cannot (both quo
 backslash the older grammar forbids there) is refused with `QuoteError`.
 """
 
+from typing import cast
+
 import libcst as cst
+
+from motia_import.rules import Rule, apply_rules
 
 QUOTES = ('"', "'", '"""', "'''")
 # A nested f-string that must change quote takes a triple one first: it leaves its own literals
@@ -73,5 +77,24 @@ class FStringQuotes(cst.CSTTransformer):
         return requoted(updated_node, self.enclosing)
 
 
+class Quotes(Rule):
+    """Under the module's walk: each outermost f-string, once its contents are rewritten, gets
+    its literals re-quoted (only f-strings are walked again, not the module)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def visit_FormattedString(self, node: cst.FormattedString) -> None:
+        self.depth += 1
+
+    def leave_FormattedString(
+        self, original_node: cst.FormattedString, updated_node: cst.FormattedString
+    ) -> cst.FormattedString:
+        self.depth -= 1
+        if self.depth:
+            return updated_node
+        return cast(cst.FormattedString, updated_node.visit(FStringQuotes()))
+
+
 def fix_quotes(module: cst.Module) -> cst.Module:
-    return module.visit(FStringQuotes())
+    return apply_rules(module, [Quotes()])
