@@ -43,9 +43,7 @@ class RuleWalk(cst.CSTTransformer):
             hook(node)
         return super().on_visit(node)
 
-    def on_leave(  # type: ignore[override]
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> Any:
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         result = super().on_leave(original_node, updated_node)
         if isinstance(result, cst.CSTNode):
             for hook in self._hooks(self._leaves, "leave", type(result)):
