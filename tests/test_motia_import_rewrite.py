@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from motia_import.convert import Converted, convert
 from motia_import.model import Status
 from motia_import.project import read_project
-from tests.motia_files import write
+from tests.motia_files import check_target_grammar, write
 
 RUFF = shutil.which("ruff") or "ruff"
 PIN_104 = {"pyproject.toml": '[project]\nname = "p"\ndependencies = ["motia==1.0.4"]\n'}
@@ -64,6 +64,7 @@ def check_with_ruff(where: Path, converted: Converted) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout
+    check_target_grammar(where)
     (where / "src" / "__init__.py").write_text("")
     (where / "src" / "lib").mkdir(exist_ok=True)
     (where / "src" / "lib" / "__init__.py").write_text("")
