@@ -30,7 +30,7 @@ from motia_import.configs import read_step
 from motia_import.discovery import Discovered, discover, rule_for
 from motia_import.finish import FinishPlan, finish_module
 from motia_import.middleware import engine_middleware_blockers
-from motia_import.model import Finding, Status, Step
+from motia_import.model import Finding, RenderedModule, Status, Step
 from motia_import.modules import (
     PACKAGE_DIR,
     Layout,
@@ -236,13 +236,14 @@ def convert(source: SourceProject, worker: str) -> Converted:
     needs: set[str] = set()
     compat_used: set[str] = set()
     failed: set[PurePosixPath] = set()
+    published: dict[str, list[str]] = {}  # publisher (step name or module) -> literal topics
     for path, unit in units.items():
         reported = len(work.findings)
-        own_registration, own_needs = Registration(), set[str]()
+        own_registration = Registration()
         try:
-            content, used = render_unit(
+            rendered = render_unit(
                 work, facts, unit, modules, layout, entry_plans, droppable, plans.get(path, []),
-                engine_ids, own_registration, own_needs, blocking,
+                engine_ids, own_registration, blocking,
             )  # fmt: skip
         except Exception as error:  # one module's failure must not stop the rest
             del work.findings[reported:]
@@ -252,9 +253,11 @@ def convert(source: SourceProject, worker: str) -> Converted:
             continue
         registration.functions.extend(own_registration.functions)
         registration.triggers.extend(own_registration.triggers)
-        needs |= own_needs
-        compat_used |= used
-        files[layout.new_paths[path]] = content
+        needs |= rendered.workers
+        compat_used |= rendered.compat
+        if rendered.published:
+            published[unit.step.name if unit.step else str(path)] = list(rendered.published)
+        files[layout.new_paths[path]] = rendered.code
     for directory in sorted({p.parent for p in files} | {PACKAGE_DIR}):
         for parent in [directory, *directory.parents]:
             if len(parent.parts) >= len(PACKAGE_DIR.parts) and parent / "__init__.py" not in files:
@@ -268,7 +271,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
         files[PACKAGE_DIR / "motia_compat.py"] = COMPAT_SOURCE
 
     report_discovery(work, found, units, unresolved, modules)
-    topics = topic_table(work, units, plans, found, source.root)
+    topics = topic_table(work, units, plans, published, found, source.root)
     for path, plan_list in plans.items():
         for plan in plan_list:
             if not plan.problem and path not in failed:
@@ -702,9 +705,8 @@ def render_unit(
     plans: list[TriggerPlan],
     engine_ids: dict[FunctionKey, str],
     registration: Registration,
-    needs: set[str],
     blocking: set[FunctionKey],
-) -> tuple[str, set[str]]:
+) -> RenderedModule:
     source = work.source
     sync_api = source.motia_version is None or source.motia_version.release >= (1, 0, 4)
     loggers = logger_names({unit.path: unit})
@@ -786,16 +788,15 @@ def render_unit(
     for note in rewriter.notes + finished.notes:
         where = f"{unit.path}:{note.line}" if note.line else str(unit.path)
         work.add(where, note.what, note.status, note.detail, step.name if step else "")
-        if note.detail.startswith("iii::durable::publish") or note.what in ("enqueue/emit",):
-            needs.add("queue")
-        if note.what.startswith("state."):
-            needs.add("state")
-        if note.what.startswith("stream."):
-            needs.add("stream")
     for path_module in (m for (p, m) in modules.found_by_name if p == unit.path):
         work.add(str(unit.path), f"import {path_module}", Status.NOTE,
                  "found by file name (no search path Motia used explains it); check it is the module you meant")  # fmt: skip
-    return finished.code, compat
+    return RenderedModule(
+        finished.code,
+        frozenset(compat),
+        frozenset(rewriter.workers),
+        tuple(rewriter.published),
+    )
 
 
 def left_as_written(unit: ModuleUnit, error: Exception) -> str:
@@ -955,6 +956,7 @@ def topic_table(
     work: _Work,
     units: dict[PurePosixPath, ModuleUnit],
     plans: dict[PurePosixPath, list[TriggerPlan]],
+    published: dict[str, list[str]],
     found: Discovered,
     root: Path,
 ) -> dict[str, dict[str, list[str]]]:
@@ -971,12 +973,8 @@ def topic_table(
                 entry(plan.trigger.topic)["subscribers"].append(step.name)
         for topic in step.emits:
             entry(topic)["publishers"].append(step.name)
-    for finding in list(work.findings):
-        if finding.what == "enqueue/emit" and finding.detail.startswith(
-            "iii::durable::publish to '"
-        ):
-            topic = finding.detail.split("'", 2)[1]
-            publisher = finding.step or finding.where.split(":")[0]
+    for publisher, literal_topics in published.items():
+        for topic in literal_topics:
             if publisher not in entry(topic)["publishers"]:
                 entry(topic)["publishers"].append(publisher)
     for other in found.other_language:

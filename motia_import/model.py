@@ -75,3 +75,13 @@ class Finding:
     status: Status
     detail: str = ""
     step: str = ""  # the step it belongs to, when it belongs to one
+
+
+@dataclass(frozen=True)
+class RenderedModule:
+    """One converted module and the facts the project-level phases need from it."""
+
+    code: str
+    compat: frozenset[str]  # motia_compat helpers it imports
+    workers: frozenset[str]  # engine workers its rewritten calls use (state, stream, queue)
+    published: tuple[str, ...]  # literal topics it publishes to

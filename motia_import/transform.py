@@ -231,6 +231,8 @@ class ModuleRewriter(RuleWalk):
         self.used_compat: set[str] = set()
         self.uses_any = False
         self.import_time = False  # a Motia call runs at module level
+        self.workers: set[str] = set()  # engine workers the rewritten calls use
+        self.published: list[str] = []  # literal topics it publishes to, in order
         self.line_todos: list[str] = []
 
     # Reporting --------------------------------------------------------------------------------
@@ -455,6 +457,9 @@ class ModuleRewriter(RuleWalk):
             self.options.sync_module_api
         )
         literal = string_value(parse_expression(topic)) if topic else None
+        self.workers.add("queue")
+        if literal is not None:
+            self.published.append(literal)
         self.note(
             original,
             "enqueue/emit",
@@ -484,6 +489,7 @@ class ModuleRewriter(RuleWalk):
         if op not in STATE_OPS or payload is None:
             raise _LeaveAlone(f"state.{op}(...) has no iii equivalent the importer knows")
         self._check_trace(original, updated)
+        self.workers.add("state")
         if op == "clear":
             self.clears[id(updated)] = code(payload)
             self.note(original, "state.clear", Status.CONVERTED,
@@ -502,6 +508,7 @@ class ModuleRewriter(RuleWalk):
         if op not in STREAM_OPS or payload is None:
             raise _LeaveAlone(f"stream.{op}(...) could not be matched to stream::*")
         self._check_trace(original, updated)
+        self.workers.add("stream")
         self.note(original, f"stream.{op}", Status.CONVERTED, STREAM_OPS[op])
         return self._finish(
             original, Conversion(STREAM_OPS[op], payload, self._sync_module_api(original.func))

@@ -890,3 +890,30 @@ def test_motia_names_bound_inside_functions_or_through_the_module_stay_defined(
         "name motia: bound to None under a TODO: the motia module has no iii equivalent here"
         in (todos(converted))
     )
+
+
+def test_the_engine_workers_and_published_topics_come_from_the_rewritten_calls(
+    tmp_path: Path,
+) -> None:
+    converted = convert_files(
+        tmp_path,
+        {
+            **PIN_RC,
+            "steps/save_step.py": """\
+                from motia import http
+
+                config = {"name": "Save", "triggers": [http("POST", "/save")]}
+
+                async def handler(request, ctx):
+                    await ctx.state.set("notes", "1", request.body)
+                    await ctx.enqueue({"topic": "saved", "data": {}})
+                    await ctx.enqueue({"topic": request.body["topic"], "data": {}})
+                    await ctx.streams.boards.set("g", "1", {})
+                    return {"status": 200}
+                """,
+        },
+    )
+
+    assert converted.needs == ["http", "queue", "state", "stream"]
+    assert converted.topics["saved"]["publishers"] == ["Save"]
+    assert list(converted.topics) == ["saved"]
