@@ -28,7 +28,6 @@ from motia_import.model import Status
 from motia_import.payloads import (
     dict_node,
     expression,
-    response_dict,
     state_payload,
     stream_payload,
     string,
@@ -44,8 +43,9 @@ from motia_import.roles import (
     string_value,
     subscript_key,
 )
-from motia_import.rules import RuleWalk
+from motia_import.rules import LeaveAlone, RuleWalk
 from motia_import.rules.quotes import Quotes
+from motia_import.rules.responses import Responses
 
 TODO = "# TODO(motia-import): "
 # Motia's config helpers and their positional parameters: outside a removed config they become
@@ -197,7 +197,7 @@ class ModuleRewriter(RuleWalk):
         with_positions: bool,
         blocking: set[FunctionKey] | None = None,
     ) -> None:
-        super().__init__([Quotes()])
+        super().__init__([])
         self.facts = facts
         self.unit = unit
         self.options = options
@@ -234,6 +234,25 @@ class ModuleRewriter(RuleWalk):
         self.workers: set[str] = set()  # engine workers the rewritten calls use
         self.published: list[str] = []  # literal topics it publishes to, in order
         self.line_todos: list[str] = []
+        # The construct families moved to rules/ so far, under this same walk.
+        self.rules = [Responses(self), Quotes()]
+
+    # What rules may ask and tell (rules.Walk) -------------------------------------------------
+
+    @property
+    def logger_name(self) -> str:
+        return self.options.logger_name
+
+    def motia_name(self, node: cst.BaseExpression) -> str | None:
+        return self.reader.motia_name(node, self.scope)
+
+    def need(self, *, client: str = "", any_type: bool = False) -> None:
+        if client:
+            self.used_client.add(client)
+        self.uses_any = self.uses_any or any_type
+
+    def leave_alone(self, node: cst.CSTNode, why: str) -> None:
+        self.todo(node, code(node.func) if isinstance(node, cst.Call) else code(node), why)
 
     # Reporting --------------------------------------------------------------------------------
 
@@ -418,12 +437,6 @@ class ModuleRewriter(RuleWalk):
         config_helper = self.reader.motia_name(func, self.scope)
         if config_helper in CONFIG_HELPERS:
             return self._config_dict(updated, config_helper)
-        if config_helper in ("ApiResponse",):
-            converted = response_dict(updated)
-            if converted is None:
-                raise _LeaveAlone("ApiResponse with positional arguments")
-            self.note(original, "ApiResponse(...)", Status.CONVERTED, "a dict with status_code")
-            return converted
         return self._project_call(original, updated)
 
     def _config_dict(self, call: cst.Call, helper: str) -> cst.BaseExpression:
@@ -799,37 +812,6 @@ class ModuleRewriter(RuleWalk):
             )
         return updated_node
 
-    # Responses --------------------------------------------------------------------------------
-
-    def leave_Dict(self, original_node: cst.Dict, updated_node: cst.Dict) -> cst.BaseExpression:
-        keys = {}
-        for element in updated_node.elements:
-            if not isinstance(element, cst.DictElement):
-                return updated_node
-            key = string_value(element.key)
-            if key is None:
-                return updated_node
-            keys[key] = element
-        if not set(keys) <= RESPONSE_KEYS or not ({"status", "statusCode"} & set(keys)):
-            return updated_node
-        if not ({"body", "headers"} & set(keys)):
-            return updated_node
-        status = keys.get("status") or keys.get("statusCode")
-        assert status is not None
-        if string_value(status.value) is not None:
-            return updated_node  # {"status": "ok", "body": ...} is data, not a response
-        elements = [
-            e.with_changes(key=cst.SimpleString('"status_code"')) if e is status else e
-            for e in updated_node.elements
-        ]
-        self.note(
-            original_node,
-            "response status",
-            Status.CONVERTED,
-            "status_code (the engine reads only that)",
-        )
-        return updated_node.with_changes(elements=elements)
-
     # Annotations ------------------------------------------------------------------------------
 
     def leave_Annotation(
@@ -1014,8 +996,7 @@ def assigns_config(small: cst.BaseSmallStatement) -> bool:
     return isinstance(target, cst.Name) and target.value == "config"
 
 
-class _LeaveAlone(Exception):
-    """A construct the rewrite leaves as written (the message says why)."""
+_LeaveAlone = LeaveAlone  # a construct the rewrite leaves as written (the message says why)
 
 
 class _ImportTime(Exception):

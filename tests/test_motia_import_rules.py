@@ -6,12 +6,54 @@ from textwrap import dedent
 import libcst as cst
 import pytest
 
+from motia_import.model import Status
+from motia_import.roles import Role, code
+from motia_import.rules import Rule, RuleWalk
 from motia_import.rules.names import define_names
 from motia_import.rules.quotes import QuoteError, fix_quotes
+from motia_import.rules.responses import Responses
 
 
 def quoted(source: str) -> str:
     return fix_quotes(cst.parse_module(dedent(source))).code
+
+
+class FakeWalk(RuleWalk):
+    """A walk that knows which names are Motia's and which have roles, and records what the
+    rules report: enough to run one rule on its own."""
+
+    def __init__(self, motia: dict[str, str] | None = None, roles: dict[str, str] | None = None):
+        super().__init__([])
+        self.motia = motia or {}
+        self.roles = roles or {}
+        self.notes: list[tuple[str, str]] = []
+        self.todos: list[tuple[str, str]] = []
+        self.needed: set[str] = set()
+
+    @property
+    def logger_name(self) -> str:
+        return "logger"
+
+    def role(self, node: cst.BaseExpression) -> Role | None:
+        kind = self.roles.get(code(node))
+        return Role(kind) if kind else None
+
+    def motia_name(self, node: cst.BaseExpression) -> str | None:
+        return self.motia.get(code(node))
+
+    def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None:
+        self.notes.append((what, detail))
+
+    def need(self, *, client: str = "", any_type: bool = False) -> None:
+        self.needed |= {client} if client else set()
+        self.needed |= {"Any"} if any_type else set()
+
+    def leave_alone(self, node: cst.CSTNode, why: str) -> None:
+        self.todos.append((code(node), why))
+
+    def run(self, rule: Rule, source: str) -> str:
+        self.rules = [rule]
+        return cst.parse_module(dedent(source)).visit(self).code
 
 
 # Quotes -------------------------------------------------------------------------------------------
@@ -86,3 +128,40 @@ def test_names_bound_in_any_scope_or_builtin_are_defined_and_source_typos_stay()
     assert [(m.name, m.how) for m in report] == [
         ("typo", "left as it is: the source never defines it either")
     ]
+
+
+# Responses ----------------------------------------------------------------------------------------
+
+
+def test_a_response_dict_gets_status_code_and_data_dicts_stay() -> None:
+    walk = FakeWalk()
+    after = walk.run(
+        Responses(walk),
+        """\
+        ok = {"status": 200, "body": {"status": "ok", "body": 1}}
+        old = {"statusCode": 404, "headers": {}}
+        data = {"status": "done", "body": "x"}
+        other = {"status": 200}
+        """,
+    )
+    assert after == dedent(
+        """\
+        ok = {"status_code": 200, "body": {"status": "ok", "body": 1}}
+        old = {"status_code": 404, "headers": {}}
+        data = {"status": "done", "body": "x"}
+        other = {"status": 200}
+        """
+    )
+    assert walk.notes == [("response status", "status_code (the engine reads only that)")] * 2
+
+
+def test_api_response_becomes_the_dict_it_stood_for() -> None:
+    walk = FakeWalk(motia={"ApiResponse": "ApiResponse", "R": "ApiResponse"})
+    after = walk.run(
+        Responses(walk),
+        "a = ApiResponse(status=201, body={'id': 1})\nb = R(200, {})\nc = Other(status=1)\n",
+    )
+    assert after == (
+        'a = {"status_code": 201, "body": {\'id\': 1}}\nb = R(200, {})\nc = Other(status=1)\n'
+    )
+    assert walk.todos == [("R(200, {})", "ApiResponse with positional arguments")]

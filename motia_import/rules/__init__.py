@@ -8,9 +8,44 @@ left it.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import libcst as cst
+
+from motia_import.model import Status
+from motia_import.roles import Role
+
+
+class Walk(Protocol):
+    """What a rule may ask of the walk it runs under (the module's facts, the current function)
+    and tell it (report lines, names the converted module needs)."""
+
+    @property
+    def logger_name(self) -> str:
+        """How the converted module refers to the client's logger."""
+        ...
+
+    def role(self, node: cst.BaseExpression) -> Role | None:
+        """The Motia role of an expression in the current function (ctx, logger, input, ...)."""
+        ...
+
+    def motia_name(self, node: cst.BaseExpression) -> str | None:
+        """The Motia export a name or attribute refers to (`ApiResponse`, `logger`, ...)."""
+        ...
+
+    def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None: ...
+
+    def need(self, *, client: str = "", any_type: bool = False) -> None:
+        """The converted module imports this name of the client / `typing.Any`."""
+        ...
+
+    def leave_alone(self, node: cst.CSTNode, why: str) -> None:
+        """Report a construct left as written, with a TODO on its line."""
+        ...
+
+
+class LeaveAlone(Exception):
+    """Raised by a rule: the construct stays as written, under a TODO giving this reason."""
 
 
 class Rule:
@@ -45,12 +80,22 @@ class RuleWalk(cst.CSTTransformer):
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         result = super().on_leave(original_node, updated_node)
-        if isinstance(result, cst.CSTNode):
-            for hook in self._hooks(self._leaves, "leave", type(result)):
+        kind = type(original_node)
+        if (
+            type(result) is not kind
+        ):  # the walk made another node of it: the rules' hooks do not fit
+            return result
+        for hook in self._hooks(self._leaves, "leave", kind):
+            try:
                 result = hook(original_node, result)
-                if not isinstance(result, cst.CSTNode):
-                    break
+            except LeaveAlone as reason:
+                self.leave_alone(original_node, str(reason))
+            if type(result) is not kind:  # another node now: the next rules' hooks do not fit
+                break
         return result
+
+    def leave_alone(self, node: cst.CSTNode, why: str) -> None:
+        """What the walk does with a construct a rule leaves alone (the rewrite adds a TODO)."""
 
 
 def apply_rules(module: cst.Module, rules: Sequence[Rule]) -> cst.Module:
