@@ -34,7 +34,6 @@ from motia_import.payloads import (
     trigger_call,
 )
 from motia_import.roles import (
-    MOTIA_TYPES,
     STATE_OPS,
     STREAM_OPS,
     FunctionScope,
@@ -44,6 +43,7 @@ from motia_import.roles import (
     subscript_key,
 )
 from motia_import.rules import LeaveAlone, RuleWalk
+from motia_import.rules.annotations import Annotations
 from motia_import.rules.quotes import Quotes
 from motia_import.rules.responses import Responses
 
@@ -235,7 +235,7 @@ class ModuleRewriter(RuleWalk):
         self.published: list[str] = []  # literal topics it publishes to, in order
         self.line_todos: list[str] = []
         # The construct families moved to rules/ so far, under this same walk.
-        self.rules = [Responses(self), Quotes()]
+        self.rules = [Responses(self), Annotations(self), Quotes()]
 
     # What rules may ask and tell (rules.Walk) -------------------------------------------------
 
@@ -245,6 +245,10 @@ class ModuleRewriter(RuleWalk):
 
     def motia_name(self, node: cst.BaseExpression) -> str | None:
         return self.reader.motia_name(node, self.scope)
+
+    @property
+    def module_motia_names(self) -> set[str]:
+        return set(self.reader.motia_names)
 
     def need(self, *, client: str = "", any_type: bool = False) -> None:
         if client:
@@ -811,37 +815,6 @@ class ModuleRewriter(RuleWalk):
                 lpar=updated_node.lpar, rpar=updated_node.rpar
             )
         return updated_node
-
-    # Annotations ------------------------------------------------------------------------------
-
-    def leave_Annotation(
-        self, original_node: cst.Annotation, updated_node: cst.Annotation
-    ) -> cst.Annotation:
-        replaced = self._annotation(updated_node.annotation)
-        if replaced is None:
-            return updated_node
-        return updated_node.with_changes(annotation=replaced)
-
-    def _annotation(self, node: cst.BaseExpression) -> cst.BaseExpression | None:
-        target = node.value if isinstance(node, cst.Subscript) else node
-        if isinstance(node, cst.SimpleString):
-            text = string_value(node) or ""
-            names = set(re.findall(r"[A-Za-z_]\w*", text)) & set(self.reader.motia_names)
-            if names:
-                self.uses_any = True
-                return cst.SimpleString('"Any"')
-            return None
-        motia = self.reader.motia_name(target, self.scope)
-        if motia is None:
-            if isinstance(node, cst.BinaryOperation):  # X | None
-                left = self._annotation(node.left)
-                right = self._annotation(node.right)
-                if left is None and right is None:
-                    return None
-                return node.with_changes(left=left or node.left, right=right or node.right)
-            return None
-        self.uses_any = True
-        return parse_expression(MOTIA_TYPES.get(motia, "Any"))
 
     # Statements -------------------------------------------------------------------------------
 

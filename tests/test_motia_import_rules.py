@@ -9,6 +9,7 @@ import pytest
 from motia_import.model import Status
 from motia_import.roles import Role, code
 from motia_import.rules import Rule, RuleWalk
+from motia_import.rules.annotations import Annotations
 from motia_import.rules.names import define_names
 from motia_import.rules.quotes import QuoteError, fix_quotes
 from motia_import.rules.responses import Responses
@@ -40,6 +41,10 @@ class FakeWalk(RuleWalk):
 
     def motia_name(self, node: cst.BaseExpression) -> str | None:
         return self.motia.get(code(node))
+
+    @property
+    def module_motia_names(self) -> set[str]:
+        return {name for name in self.motia if "." not in name}
 
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None:
         self.notes.append((what, detail))
@@ -165,3 +170,32 @@ def test_api_response_becomes_the_dict_it_stood_for() -> None:
         'a = {"status_code": 201, "body": {\'id\': 1}}\nb = R(200, {})\nc = Other(status=1)\n'
     )
     assert walk.todos == [("R(200, {})", "ApiResponse with positional arguments")]
+
+
+# Types --------------------------------------------------------------------------------------------
+
+
+def test_motia_types_become_plain_dicts_or_any_wherever_they_annotate() -> None:
+    walk = FakeWalk(
+        motia={
+            "ApiRequest": "ApiRequest",
+            "FlowContext": "FlowContext",
+            "m.StreamEvent": "StreamEvent",
+        }
+    )
+    after = walk.run(
+        Annotations(walk),
+        """\
+        async def handler(request: ApiRequest, ctx: FlowContext | None, n: int) -> "ApiRequest":
+            event: m.StreamEvent = {}
+            other: list[ApiRequest] = []
+        """,
+    )
+    assert after == dedent(
+        """\
+        async def handler(request: dict[str, Any], ctx: Any | None, n: int) -> "Any":
+            event: dict[str, Any] = {}
+            other: list[ApiRequest] = []
+        """
+    )
+    assert walk.needed == {"Any"}

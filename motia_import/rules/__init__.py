@@ -33,6 +33,11 @@ class Walk(Protocol):
         """The Motia export a name or attribute refers to (`ApiResponse`, `logger`, ...)."""
         ...
 
+    @property
+    def module_motia_names(self) -> set[str]:
+        """The names the module imported from Motia."""
+        ...
+
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None: ...
 
     def need(self, *, client: str = "", any_type: bool = False) -> None:
