@@ -2,7 +2,7 @@
 written (comments and formatting included).
 
 What it rewrites, by role (see roles.py):
-- context: `ctx.logger` -> the client's `logger`; `ctx.trace_id` -> a trace id bound once per
+- context: `ctx.logger` -> the client's `logger` (rules/logger.py); `ctx.trace_id` -> a trace id bound once per
   invocation; `ctx.trigger`, `ctx.match`, `ctx.is_*()`, `ctx.get_data()` -> the `trigger` info the
   registration passes; `ctx.emit`/`ctx.enqueue` -> `iii::durable::publish`;
 - state and streams -> `state::*` / `stream::*` triggers;
@@ -44,6 +44,7 @@ from motia_import.roles import (
 )
 from motia_import.rules import LeaveAlone, RuleWalk
 from motia_import.rules.annotations import Annotations
+from motia_import.rules.logger import Logger
 from motia_import.rules.quotes import Quotes
 from motia_import.rules.responses import Responses
 
@@ -85,7 +86,6 @@ STREAM_ATTRIBUTES = {"stream_name": "streamName", "group_id": "groupId", "id": "
 DICT_METHODS = {"get", "keys", "items", "values", "copy", "pop", "setdefault", "update"}
 TRIGGER_CHECKS = {"is_api": "http", "is_queue": "queue", "is_cron": "cron",
                   "is_state": "state", "is_stream": "stream"}  # fmt: skip
-LOGGER_METHODS = {"warning": "warn", "exception": "error", "critical": "error"}
 RESPONSE_KEYS = {"status", "statusCode", "status_code", "body", "headers"}
 
 
@@ -235,7 +235,7 @@ class ModuleRewriter(RuleWalk):
         self.published: list[str] = []  # literal topics it publishes to, in order
         self.line_todos: list[str] = []
         # The construct families moved to rules/ so far, under this same walk.
-        self.rules = [Responses(self), Annotations(self), Quotes()]
+        self.rules = [Logger(self), Responses(self), Annotations(self), Quotes()]
 
     # What rules may ask and tell (rules.Walk) -------------------------------------------------
 
@@ -429,13 +429,6 @@ class ModuleRewriter(RuleWalk):
                 return self._stream(original, updated, op, base.detail)
             if base is not None and base.kind == "ctx":
                 return self._context_method(original, updated, op)
-            if base is not None and base.kind == "logger" and op in LOGGER_METHODS:
-                assert isinstance(updated.func, cst.Attribute)
-                self.note(original, f"logger.{op}", Status.CONVERTED,
-                          f"iii's Logger has no {op}(); it is {LOGGER_METHODS[op]}() now")  # fmt: skip
-                return updated.with_changes(
-                    func=updated.func.with_changes(attr=cst.Name(LOGGER_METHODS[op]))
-                )
             if base is not None and base.kind == "input" and op == "get" and updated.args:
                 return self._input_get(updated, base)
         config_helper = self.reader.motia_name(func, self.scope)
@@ -681,10 +674,6 @@ class ModuleRewriter(RuleWalk):
     ) -> cst.BaseExpression:
         base = self.role(original_node.value)
         attribute = original_node.attr.value
-        motia = self.reader.motia_name(original_node, self.scope)
-        if motia == "logger":
-            self.used_client.add("logger")
-            return cst.Name(self.options.logger_name)
         if base is None:
             if self._is_trigger_attribute(original_node.value):
                 return self._trigger_field(updated_node, attribute)
@@ -709,9 +698,6 @@ class ModuleRewriter(RuleWalk):
     def _context_attribute(
         self, original: cst.Attribute, updated: cst.Attribute, attribute: str
     ) -> cst.BaseExpression:
-        if attribute == "logger":
-            self.used_client.add("logger")
-            return cst.Name(self.options.logger_name)
         if attribute in ("trace_id", "traceId"):
             trace = self.trace_names[-1]
             if trace is None:
@@ -735,6 +721,7 @@ class ModuleRewriter(RuleWalk):
             flows = self.options.flows.get(self.qualnames[0] if self.qualnames else "", [])
             return parse_expression(repr(flows))
         if attribute in (
+            "logger",  # rules/logger.py
             "state",
             "streams",
             "emit",

@@ -10,6 +10,7 @@ from motia_import.model import Status
 from motia_import.roles import Role, code
 from motia_import.rules import Rule, RuleWalk
 from motia_import.rules.annotations import Annotations
+from motia_import.rules.logger import Logger
 from motia_import.rules.names import define_names
 from motia_import.rules.quotes import QuoteError, fix_quotes
 from motia_import.rules.responses import Responses
@@ -199,3 +200,35 @@ def test_motia_types_become_plain_dicts_or_any_wherever_they_annotate() -> None:
         """
     )
     assert walk.needed == {"Any"}
+
+
+# Logger -------------------------------------------------------------------------------------------
+
+
+def test_motias_logger_is_the_clients_with_its_method_names() -> None:
+    walk = FakeWalk(
+        motia={"motia.logger": "logger"},
+        roles={"ctx": "ctx", "ctx.logger": "logger", "motia.logger": "logger", "log": "logger"},
+    )
+    after = walk.run(
+        Logger(walk),
+        """\
+        ctx.logger.warning("slow", extra={"id": 1})
+        motia.logger.info("ok")
+        log.exception("failed")
+        other.logger.warning("not Motia's")
+        """,
+    )
+    assert after == dedent(
+        """\
+        logger.warn("slow", extra={"id": 1})
+        logger.info("ok")
+        log.error("failed")
+        other.logger.warning("not Motia's")
+        """
+    )
+    assert walk.notes == [
+        ("logger.warning", "iii's Logger has no warning(); it is warn() now"),
+        ("logger.exception", "iii's Logger has no exception(); it is error() now"),
+    ]
+    assert walk.needed == {"logger"}
