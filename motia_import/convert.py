@@ -30,7 +30,22 @@ from motia_import.configs import read_step
 from motia_import.discovery import Discovered, discover, rule_for
 from motia_import.finish import FinishPlan, finish_module
 from motia_import.middleware import engine_middleware_blockers
-from motia_import.model import Finding, RenderedModule, Status, Step
+from motia_import.model import (
+    Analysis,
+    Finding,
+    Loaded,
+    Reading,
+    RenderedModule,
+    Rendering,
+    Status,
+    Step,
+)
+from motia_import.model import (
+    Converted as Converted,  # re-exported: render.py and report.py take it from here
+)
+from motia_import.model import (
+    Registration as Registration,  # re-exported for testgen.py and the tests
+)
 from motia_import.modules import (
     PACKAGE_DIR,
     Layout,
@@ -78,24 +93,6 @@ DICT_METHODS = {
     "update",
     "model_dump",
 }
-
-
-@dataclass
-class Registration:
-    functions: list[str] = field(default_factory=list)
-    triggers: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-
-
-@dataclass
-class Converted:
-    files: dict[PurePosixPath, str]  # relative to the generated project
-    findings: list[Finding]
-    registration: Registration
-    needs: list[str]  # engine workers the converted code uses
-    steps: list[Step]
-    rule: str
-    topics: dict[str, dict[str, list[str]]]  # topic -> {"subscribers": [...], "publishers": [...]}
-    duplicate_routes: list[tuple[str, list[str]]]  # route -> the function ids that wanted it
 
 
 class _Resolver(ImportResolver):
@@ -180,18 +177,47 @@ class _Work:
 
 
 def convert(source: SourceProject, worker: str) -> Converted:
+    """The conversion as its phases: each returns what the next ones read."""
     work = _Work(source, worker)
+    reading = read_source(work, source)
+    loaded = load_modules(work, source, reading)
+    analysis = analyse(work, loaded.units, reading.modules, worker)
+    rendering = render_modules(work, loaded, analysis, reading.modules)
+    files = package_files(loaded, analysis, rendering)
+    report_discovery(work, reading.found, loaded.units, loaded.unresolved, reading.modules)
+    topics = topic_table(
+        work, loaded.units, analysis.plans, rendering.published, reading.found, source.root
+    )
+    needs = rendering.workers | trigger_workers(analysis.plans, rendering.failed)
+    return Converted(
+        files=files,
+        findings=work.findings,
+        registration=rendering.registration,
+        needs=[n for n in ("http", "cron", "queue", "state", "stream") if n in needs],
+        steps=[u.step for u in loaded.units.values() if u.step],
+        rule=reading.rule.description,
+        topics=topics,
+        duplicate_routes=analysis.duplicates,
+    )
+
+
+def read_source(work: _Work, source: SourceProject) -> Reading:
+    """Which files Motia would load, and the steps' configs."""
     rule = rule_for(source.generation, source.motia_version)
     found = discover(source.root, rule)
     modules = ProjectModules(source.root, found.python_files, source.generation)
-    steps = read_steps(work, found, modules)
+    return Reading(rule, found, modules, read_steps(work, found, modules))
 
-    kept, unresolved = closure(modules, [PurePosixPath(s.path.as_posix()) for s in steps])
-    layout = plan_layout(kept, {PurePosixPath(s.path.as_posix()) for s in steps}, rule.roots)
-    resolver = _Resolver(modules)
+
+def load_modules(work: _Work, source: SourceProject, reading: Reading) -> Loaded:
+    """The steps and the project modules they import, parsed, with their place in the new
+    layout and what each binds of Motia's."""
+    step_paths = [PurePosixPath(s.path.as_posix()) for s in reading.steps]
+    kept, unresolved = closure(reading.modules, step_paths)
+    layout = plan_layout(kept, set(step_paths), reading.rule.roots)
     units: dict[PurePosixPath, ModuleUnit] = {}
     for path in kept:
-        module = modules.source(path)
+        module = reading.modules.source(path)
         text = (
             module.text
             if module
@@ -204,19 +230,29 @@ def convert(source: SourceProject, worker: str) -> Converted:
                 str(path), "module", Status.TODO, f"libcst could not parse it: {error.message}"
             )
             continue
-        step = next((s for s in steps if PurePosixPath(s.path.as_posix()) == path), None)
+        step = next((s for s in reading.steps if PurePosixPath(s.path.as_posix()) == path), None)
         units[path] = ModuleUnit(
-            path, layout.module_name(Target(path, False)), tree, step, text=text,
+            path,
+            layout.module_name(Target(path, False)),
+            tree,
+            step,
+            text=text,
             names=names_by_function(module.tree) if module else {},
-        )  # fmt: skip
-    hoisted: dict[PurePosixPath, list[str]] = {}
+        )
+    resolver = _Resolver(reading.modules)
     for unit in units.values():
         if unit.step is not None:
-            hoisted[unit.path] = hoist_lambdas(unit, unit.step)
+            hoist_lambdas(unit, unit.step)
         collect_module_facts(unit, resolver)
     share_stream_handles(units)
-    facts = ProjectFacts(units)
+    return Loaded(units, layout, unresolved)
 
+
+def analyse(
+    work: _Work, units: dict[PurePosixPath, ModuleUnit], modules: ProjectModules, worker: str
+) -> Analysis:
+    """What every trigger registers as, and how each function is rewritten."""
+    facts = ProjectFacts(units)
     slugs = step_slugs([u.step for u in units.values() if u.step])
     plans = {
         path: plan_triggers(unit.step, worker, slugs[path])
@@ -230,62 +266,73 @@ def convert(source: SourceProject, worker: str) -> Converted:
     entry_plans = plan_entries(facts, units)
     blocking = find_blocking(facts)
     droppable = settle_droppable(facts, units, entry_plans, logger_names(units), modules)
+    return Analysis(facts, plans, duplicates, engine_ids, entry_plans, blocking, droppable)
 
-    files: dict[PurePosixPath, str] = {}
-    registration = Registration()
-    needs: set[str] = set()
-    compat_used: set[str] = set()
-    failed: set[PurePosixPath] = set()
-    published: dict[str, list[str]] = {}  # publisher (step name or module) -> literal topics
-    for path, unit in units.items():
+
+def render_modules(
+    work: _Work, loaded: Loaded, analysis: Analysis, modules: ProjectModules
+) -> Rendering:
+    """Every module rewritten; one that fails stays as written under a TODO (not imported)."""
+    rendering = Rendering()
+    for path, unit in loaded.units.items():
         reported = len(work.findings)
         own_registration = Registration()
+        plans = analysis.plans.get(path, [])
         try:
             rendered = render_unit(
-                work, facts, unit, modules, layout, entry_plans, droppable, plans.get(path, []),
-                engine_ids, own_registration, blocking,
+                work, analysis.facts, unit, modules, loaded.layout, analysis.entry_plans,
+                analysis.droppable, plans, analysis.engine_ids, own_registration,
+                analysis.blocking,
             )  # fmt: skip
         except Exception as error:  # one module's failure must not stop the rest
             del work.findings[reported:]
-            failed.add(path)
-            files[layout.new_paths[path]] = left_as_written(unit, error)
-            report_unconverted(work, unit, plans.get(path, []), error)
+            rendering.failed.add(path)
+            rendering.files[loaded.layout.new_paths[path]] = left_as_written(unit, error)
+            report_unconverted(work, unit, plans, error)
             continue
-        registration.functions.extend(own_registration.functions)
-        registration.triggers.extend(own_registration.triggers)
-        needs |= rendered.workers
-        compat_used |= rendered.compat
+        rendering.registration.functions.extend(own_registration.functions)
+        rendering.registration.triggers.extend(own_registration.triggers)
+        rendering.workers |= rendered.workers
+        rendering.compat |= rendered.compat
         if rendered.published:
-            published[unit.step.name if unit.step else str(path)] = list(rendered.published)
-        files[layout.new_paths[path]] = rendered.code
+            publisher = unit.step.name if unit.step else str(path)
+            rendering.published[publisher] = list(rendered.published)
+        rendering.files[loaded.layout.new_paths[path]] = rendered.code
+    return rendering
+
+
+def package_files(
+    loaded: Loaded, analysis: Analysis, rendering: Rendering
+) -> dict[PurePosixPath, str]:
+    """The converted modules, the packages' `__init__.py` files, the registry that imports
+    every registering module, and the compat helpers when a module uses them."""
+    files = dict(rendering.files)
     for directory in sorted({p.parent for p in files} | {PACKAGE_DIR}):
         for parent in [directory, *directory.parents]:
             if len(parent.parts) >= len(PACKAGE_DIR.parts) and parent / "__init__.py" not in files:
                 files[parent / "__init__.py"] = ""
-    registering = {p for p, u in units.items() if u.step is not None} | {k[0] for k in engine_ids}
-    registering -= failed
+    registering = {p for p, u in loaded.units.items() if u.step is not None}
+    registering |= {key[0] for key in analysis.engine_ids}
+    registering -= rendering.failed
     files[PACKAGE_DIR / "__init__.py"] = registry(
-        units, registering, layout, files.get(PACKAGE_DIR / "__init__.py", "")
+        loaded.units, registering, loaded.layout, files.get(PACKAGE_DIR / "__init__.py", "")
     )
-    if compat_used:
+    if rendering.compat:
         files[PACKAGE_DIR / "motia_compat.py"] = COMPAT_SOURCE
+    return files
 
-    report_discovery(work, found, units, unresolved, modules)
-    topics = topic_table(work, units, plans, published, found, source.root)
-    for path, plan_list in plans.items():
-        for plan in plan_list:
-            if not plan.problem and path not in failed:
-                needs.add(ENGINE_WORKERS[plan.trigger.kind])
-    return Converted(
-        files=files,
-        findings=work.findings,
-        registration=registration,
-        needs=[n for n in ("http", "cron", "queue", "state", "stream") if n in needs],
-        steps=[u.step for u in units.values() if u.step],
-        rule=rule.description,
-        topics=topics,
-        duplicate_routes=duplicates,
-    )
+
+def trigger_workers(
+    plans: dict[PurePosixPath, list[TriggerPlan]], failed: set[PurePosixPath]
+) -> set[str]:
+    """The engine workers the registered triggers need."""
+    return {
+        ENGINE_WORKERS[plan.trigger.kind]
+        for path, plan_list in plans.items()
+        if path not in failed
+        for plan in plan_list
+        if not plan.problem
+    }
 
 
 def route_shape(method: str, path: str) -> str:
