@@ -61,43 +61,63 @@ Hook = Callable[..., Any]
 
 
 class RuleWalk(cst.CSTTransformer):
-    """A transformer that also runs its rules' hooks, so one walk applies them all."""
+    """A transformer that also runs its rules' hooks, so one walk applies them all.
+
+    Setting `rules` installs, per node type some rule hooks, one visit/leave method that runs
+    the walk's own method and then the rules' (libcst finds them by name); node types no rule
+    hooks cost nothing extra."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         super().__init__()
+        self._installed: list[str] = []
         self.rules = list(rules)
-        self._visits: dict[type, list[Hook]] = {}
-        self._leaves: dict[type, list[Hook]] = {}
 
-    def _hooks(self, table: dict[type, list[Hook]], kind: str, node_type: type) -> list[Hook]:
-        hooks = table.get(node_type)
-        if hooks is None:
-            name = f"{kind}_{node_type.__name__}"
-            hooks = table[node_type] = [
-                getattr(rule, name) for rule in self.rules if hasattr(rule, name)
-            ]
-        return hooks
+    @property
+    def rules(self) -> list[Rule]:
+        return self._rules
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        for hook in self._hooks(self._visits, "visit", type(node)):
-            hook(node)
-        return super().on_visit(node)
+    @rules.setter
+    def rules(self, rules: list[Rule]) -> None:
+        for name in self._installed:
+            delattr(self, name)
+        self._rules = rules
+        self._installed = []
+        names = {n for rule in rules for n in dir(rule) if n.startswith(("visit_", "leave_"))}
+        for name in sorted(names):
+            hooks = [getattr(rule, name) for rule in rules if hasattr(rule, name)]
+            own = getattr(type(self), name, None)
+            base = own.__get__(self) if own is not None else None
+            kind = getattr(cst, name.split("_", 1)[1])
+            method = (
+                self._visit(base, hooks)
+                if name.startswith("visit_")
+                else self._leave(base, hooks, kind)
+            )
+            setattr(self, name, method)
+            self._installed.append(name)
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
-        result = super().on_leave(original_node, updated_node)
-        kind = type(original_node)
-        if (
-            type(result) is not kind
-        ):  # the walk made another node of it: the rules' hooks do not fit
+    @staticmethod
+    def _visit(base: Hook | None, hooks: list[Hook]) -> Hook:
+        def visit(node: cst.CSTNode) -> bool | None:
+            for hook in hooks:
+                hook(node)
+            return base(node) if base is not None else None
+
+        return visit
+
+    def _leave(self, base: Hook | None, hooks: list[Hook], kind: type) -> Hook:
+        def leave(original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+            result = base(original_node, updated_node) if base is not None else updated_node
+            for hook in hooks:
+                if type(result) is not kind:  # another node now: the rules' hooks do not fit
+                    break
+                try:
+                    result = hook(original_node, result)
+                except LeaveAlone as reason:
+                    self.leave_alone(original_node, str(reason))
             return result
-        for hook in self._hooks(self._leaves, "leave", kind):
-            try:
-                result = hook(original_node, result)
-            except LeaveAlone as reason:
-                self.leave_alone(original_node, str(reason))
-            if type(result) is not kind:  # another node now: the next rules' hooks do not fit
-                break
-        return result
+
+        return leave
 
     def leave_alone(self, node: cst.CSTNode, why: str) -> None:
         """What the walk does with a construct a rule leaves alone (the rewrite adds a TODO)."""
