@@ -47,6 +47,7 @@ from motia_import.rules.annotations import Annotations
 from motia_import.rules.logger import Logger
 from motia_import.rules.quotes import Quotes
 from motia_import.rules.responses import Responses
+from motia_import.rules.streams import StreamHandles
 
 TODO = "# TODO(motia-import): "
 # Motia's config helpers and their positional parameters: outside a removed config they become
@@ -235,7 +236,13 @@ class ModuleRewriter(RuleWalk):
         self.published: list[str] = []  # literal topics it publishes to, in order
         self.line_todos: list[str] = []
         # The construct families moved to rules/ so far, under this same walk.
-        self.rules = [Logger(self), Responses(self), Annotations(self), Quotes()]
+        self.rules = [
+            Logger(self),
+            Responses(self),
+            Annotations(self),
+            StreamHandles(self),
+            Quotes(),
+        ]
 
     # What rules may ask and tell (rules.Walk) -------------------------------------------------
 
@@ -245,6 +252,10 @@ class ModuleRewriter(RuleWalk):
 
     def motia_name(self, node: cst.BaseExpression) -> str | None:
         return self.reader.motia_name(node, self.scope)
+
+    @property
+    def in_function(self) -> bool:
+        return len(self.stack) > 1
 
     @property
     def module_motia_names(self) -> set[str]:

@@ -880,6 +880,7 @@ def test_motia_names_bound_inside_functions_or_through_the_module_stay_defined(
 
     local = module(converted, "src/steps/local.py")
     assert "Stream: Any = None  # TODO(motia-import): Motia's Stream has no iii" in local
+    assert 'board = Stream("board")' in local  # a local import of Stream is not followed
     assert "from typing import Any" in local
     dotted = module(converted, "src/steps/dotted.py")
     assert "motia: Any = None  # TODO(motia-import): the motia module has no iii" in dotted
@@ -917,3 +918,32 @@ def test_the_engine_workers_and_published_topics_come_from_the_rewritten_calls(
     assert converted.needs == ["http", "queue", "state", "stream"]
     assert converted.topics["saved"]["publishers"] == ["Save"]
     assert list(converted.topics) == ["saved"]
+
+
+def test_stream_handles_built_inside_functions_hold_the_streams_name(tmp_path: Path) -> None:
+    converted = convert_files(
+        tmp_path,
+        {
+            **PIN_RC,
+            "steps/score_step.py": """\
+                from motia import Stream, queue
+
+                config = {"name": "Score", "triggers": [queue("scored")]}
+
+                def scores():
+                    return Stream("scores")
+
+                async def handler(input, ctx):
+                    board = Stream("board")
+                    await board.set("game", input["player"], {"points": 1})
+                    await scores().set("game", input["player"], {"points": 1})
+                """,
+        },
+    )
+
+    code = module(converted, "src/steps/score.py")
+    assert 'board = "board"' in code
+    assert '"function_id": "stream::set", "payload": {"stream_name": "board"' in code
+    # A handle returned by a factory is not followed: it stays under a TODO.
+    assert 'return Stream("scores")' in code
+    assert "Stream: Any = None  # TODO(motia-import): Motia's Stream has no iii" in code

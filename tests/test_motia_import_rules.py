@@ -14,6 +14,7 @@ from motia_import.rules.logger import Logger
 from motia_import.rules.names import define_names
 from motia_import.rules.quotes import QuoteError, fix_quotes
 from motia_import.rules.responses import Responses
+from motia_import.rules.streams import StreamHandles
 
 
 def quoted(source: str) -> str:
@@ -24,7 +25,9 @@ class FakeWalk(RuleWalk):
     """A walk that knows which names are Motia's and which have roles, and records what the
     rules report: enough to run one rule on its own."""
 
-    def __init__(self, motia: dict[str, str] | None = None, roles: dict[str, str] | None = None):
+    def __init__(
+        self, motia: dict[str, str] | None = None, roles: dict[str, str | Role] | None = None
+    ):
         super().__init__([])
         self.motia = motia or {}
         self.roles = roles or {}
@@ -37,8 +40,8 @@ class FakeWalk(RuleWalk):
         return "logger"
 
     def role(self, node: cst.BaseExpression) -> Role | None:
-        kind = self.roles.get(code(node))
-        return Role(kind) if kind else None
+        role = self.roles.get(code(node))
+        return Role(role) if isinstance(role, str) else role
 
     def motia_name(self, node: cst.BaseExpression) -> str | None:
         return self.motia.get(code(node))
@@ -46,6 +49,8 @@ class FakeWalk(RuleWalk):
     @property
     def module_motia_names(self) -> set[str]:
         return {name for name in self.motia if "." not in name}
+
+    in_function = True
 
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None:
         self.notes.append((what, detail))
@@ -232,3 +237,36 @@ def test_motias_logger_is_the_clients_with_its_method_names() -> None:
         ("logger.exception", "iii's Logger has no exception(); it is error() now"),
     ]
     assert walk.needed == {"logger"}
+
+
+# Streams ------------------------------------------------------------------------------------------
+
+
+def test_a_stream_handle_built_in_a_function_holds_the_streams_name() -> None:
+    board = Role("stream", '"board"')
+    walk = FakeWalk(
+        motia={"Stream": "Stream"},
+        roles={
+            'Stream("board")': board,
+            "board": board,
+            'Stream("other")': Role("stream", '"other"'),
+        },
+    )
+    after = walk.run(
+        StreamHandles(walk),
+        """\
+        board = Stream("board")
+        kept = Stream("other")
+        mine = Mine("board")
+        """,
+    )
+    assert after == dedent(
+        """\
+        board = "board"
+        kept = Stream("other")
+        mine = Mine("board")
+        """
+    )
+    assert walk.notes == [
+        ("Stream(...)", "the handle holds the stream's name (iii's stream::* calls take it)")
+    ]

@@ -34,6 +34,11 @@ class Walk(Protocol):
         ...
 
     @property
+    def in_function(self) -> bool:
+        """Whether the walk is inside a function (or lambda) of the module."""
+        ...
+
+    @property
     def module_motia_names(self) -> set[str]:
         """The names the module imported from Motia."""
         ...
