@@ -873,7 +873,7 @@ def test_motia_names_bound_inside_functions_or_through_the_module_stay_defined(
 
                 async def handler(request, ctx):
                     board = motia.Stream("board")
-                    return {"status": 200, "body": board}
+                    return {"status": 200, "body": [board, motia.Stream]}
                 """,
         },
     )
@@ -883,6 +883,7 @@ def test_motia_names_bound_inside_functions_or_through_the_module_stay_defined(
     assert 'board = Stream("board")' in local  # a local import of Stream is not followed
     assert "from typing import Any" in local
     dotted = module(converted, "src/steps/dotted.py")
+    assert 'board = "board"' in dotted
     assert "motia: Any = None  # TODO(motia-import): the motia module has no iii" in dotted
     assert "motia.Stream: still referenced: Motia's Stream has no iii equivalent here" in todos(
         converted
