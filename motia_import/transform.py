@@ -258,6 +258,10 @@ class ModuleRewriter(RuleWalk):
         return len(self.stack) > 1
 
     @property
+    def stream_factory(self) -> str | None:
+        return self.unit.stream_factories.get(self.qualname)
+
+    @property
     def module_motia_names(self) -> set[str]:
         return set(self.reader.motia_names)
 

@@ -921,7 +921,9 @@ def test_the_engine_workers_and_published_topics_come_from_the_rewritten_calls(
     assert list(converted.topics) == ["saved"]
 
 
-def test_stream_handles_built_inside_functions_hold_the_streams_name(tmp_path: Path) -> None:
+def test_stream_handles_built_or_returned_by_functions_hold_the_streams_name(
+    tmp_path: Path,
+) -> None:
     converted = convert_files(
         tmp_path,
         {
@@ -945,6 +947,6 @@ def test_stream_handles_built_inside_functions_hold_the_streams_name(tmp_path: P
     code = module(converted, "src/steps/score.py")
     assert 'board = "board"' in code
     assert '"function_id": "stream::set", "payload": {"stream_name": "board"' in code
-    # A handle returned by a factory is not followed: it stays under a TODO.
-    assert 'return Stream("scores")' in code
-    assert "Stream: Any = None  # TODO(motia-import): Motia's Stream has no iii" in code
+    assert 'def scores():\n    return "scores"' in code
+    assert '"function_id": "stream::set", "payload": {"stream_name": "scores"' in code
+    assert "Stream" not in code and not todos(converted)

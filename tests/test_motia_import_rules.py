@@ -51,6 +51,7 @@ class FakeWalk(RuleWalk):
         return {name for name in self.motia if "." not in name}
 
     in_function = True
+    stream_factory: str | None = None
 
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None:
         self.notes.append((what, detail))
@@ -270,3 +271,14 @@ def test_a_stream_handle_built_in_a_function_holds_the_streams_name() -> None:
     assert walk.notes == [
         ("Stream(...)", "the handle holds the stream's name (iii's stream::* calls take it)")
     ]
+
+
+def test_a_function_that_only_returns_a_stream_handle_returns_its_name() -> None:
+    scores = Role("stream", '"scores"')
+    walk = FakeWalk(motia={"Stream": "Stream"}, roles={'Stream("scores")': scores})
+    walk.stream_factory = '"scores"'
+    after = walk.run(StreamHandles(walk), 'def scores():\n    return Stream("scores")\n')
+    assert after == 'def scores():\n    return "scores"\n'
+    walk.stream_factory = None
+    source = 'def other():\n    return Stream("scores")\n'
+    assert walk.run(StreamHandles(walk), source) == source

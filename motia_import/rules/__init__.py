@@ -39,6 +39,11 @@ class Walk(Protocol):
         ...
 
     @property
+    def stream_factory(self) -> str | None:
+        """The stream the current function only returns a handle of (analysis.stream_factory)."""
+        ...
+
+    @property
     def module_motia_names(self) -> set[str]:
         """The names the module imported from Motia."""
         ...

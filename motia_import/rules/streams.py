@@ -1,9 +1,11 @@
-"""Stream handles built inside a function: `board = Stream("board")` -> `board = "board"`.
+"""Stream handles built inside a function: `board = Stream("board")` -> `board = "board"`, and
+a function that only returns one (`def scores(): return Stream("scores")`) returns the name.
 
 In iii a stream is its name: the handle's method calls become `stream::*` calls that take it
 (transform.py), so the handle itself only has to hold the name, as module-level handles do
-(finish.py). A handle the walk cannot follow (returned by a factory, say) stays, and the
-`Stream` name it uses is bound under a TODO (rules/names.py, finish.py).
+(finish.py); `scores().set(...)` is followed through the function (analysis.stream_factory). A
+handle the walk cannot follow stays, and the `Stream` name it uses is bound under a TODO
+(rules/names.py, finish.py).
 """
 
 import libcst as cst
@@ -36,3 +38,19 @@ class StreamHandles(Rule):
             "the handle holds the stream's name (iii's stream::* calls take it)",
         )
         return updated_node.with_changes(value=cst.parse_expression(stream.detail))
+
+    def leave_Return(self, original_node: cst.Return, updated_node: cst.Return) -> cst.Return:
+        stream = self.walk.stream_factory
+        value = original_node.value
+        if stream is None or not isinstance(value, cst.Call):
+            return updated_node
+        role = self.walk.role(value)
+        if role is None or role.kind != "stream" or role.detail != stream:
+            return updated_node
+        self.walk.note(
+            value,
+            "Stream(...)",
+            Status.CONVERTED,
+            "the function returns the stream's name (iii's stream::* calls take it)",
+        )
+        return updated_node.with_changes(value=cst.parse_expression(stream))
