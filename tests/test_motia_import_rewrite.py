@@ -950,3 +950,35 @@ def test_stream_handles_built_or_returned_by_functions_hold_the_streams_name(
     assert 'def scores():\n    return "scores"' in code
     assert '"function_id": "stream::set", "payload": {"stream_name": "scores"' in code
     assert "Stream" not in code and not todos(converted)
+
+
+def test_state_and_stream_keys_passed_as_one_star_argument_fill_the_payload(
+    tmp_path: Path,
+) -> None:
+    converted = convert_files(
+        tmp_path,
+        {
+            **PIN_0X,
+            "steps/tally_step.py": """\
+                config = {"type": "event", "name": "Tally", "subscribes": ["vote"], "emits": []}
+
+                def slot(poll):
+                    return ("polls", poll)
+
+                async def handler(input, context):
+                    votes = await context.state.get(*slot(input["poll"])) or 0
+                    await context.state.set(*slot(input["poll"]), votes + 1)
+                    await context.streams.board.set(*slot(input["poll"]), data={"votes": votes})
+                """,
+        },
+    )
+
+    code = module(converted, "src/steps/tally.py")
+    spread = '**dict(zip(("scope", "key"), slot(input["poll"])))'
+    assert f'"function_id": "state::get", "payload": {{{spread}}}' in code
+    assert f'"function_id": "state::set", "payload": {{{spread}, "value": votes + 1}}' in code
+    assert (
+        '"payload": {"stream_name": "board", **dict(zip(("group_id", "item_id"), '
+        'slot(input["poll"]))), "data": {"votes": votes}}'
+    ) in code
+    assert not todos(converted)
