@@ -7,7 +7,7 @@ import libcst as cst
 import pytest
 
 from motia_import.model import Status
-from motia_import.roles import Role, code
+from motia_import.roles import Role, RoleKind, code
 from motia_import.rules import Rule, RuleWalk
 from motia_import.rules.annotations import Annotations
 from motia_import.rules.logger import Logger
@@ -26,8 +26,8 @@ class FakeWalk(RuleWalk):
     rules report: enough to run one rule on its own."""
 
     def __init__(
-        self, motia: dict[str, str] | None = None, roles: dict[str, str | Role] | None = None
-    ):
+        self, motia: dict[str, str] | None = None, roles: dict[str, RoleKind | Role] | None = None
+    ) -> None:
         super().__init__([])
         self.motia = motia or {}
         self.roles = roles or {}
