@@ -26,11 +26,9 @@ from motia_import.analysis import (
 )
 from motia_import.model import Status
 from motia_import.payloads import (
-    dict_node,
     expression,
     state_payload,
     stream_payload,
-    string,
     trigger_call,
 )
 from motia_import.roles import (
@@ -44,28 +42,13 @@ from motia_import.roles import (
 )
 from motia_import.rules import LeaveAlone, RuleWalk
 from motia_import.rules.annotations import Annotations
+from motia_import.rules.config import ConfigHelpers
 from motia_import.rules.logger import Logger
 from motia_import.rules.quotes import Quotes
 from motia_import.rules.responses import Responses
 from motia_import.rules.streams import StreamHandles
 
 TODO = "# TODO(motia-import): "
-# Motia's config helpers and their positional parameters: outside a removed config they become
-# the dicts they describe.
-TRIGGER_HELPERS = {"http", "api", "queue", "cron", "state", "stream"}
-CONFIG_HELPERS: dict[str, tuple[str, ...]] = {
-    "http": ("method", "path"),
-    "api": ("method", "path"),
-    "queue": ("topic",),
-    "cron": ("expression",),
-    "state": (),
-    "stream": ("stream_name",),
-    "QueueConfig": (),
-    "StepConfig": (),
-    "StreamConfig": (),
-    "Enqueue": (),
-    "QueryParam": (),
-}
 HTTP_ATTRIBUTES = {
     "body": '{0}.get("body")',
     "path_params": '({0}.get("path_params") or {{}})',
@@ -237,6 +220,7 @@ class ModuleRewriter(RuleWalk):
         self.line_todos: list[str] = []
         # The construct families moved to rules/ so far, under this same walk.
         self.rules = [
+            ConfigHelpers(self),
             Logger(self),
             Responses(self),
             Annotations(self),
@@ -446,28 +430,7 @@ class ModuleRewriter(RuleWalk):
                 return self._context_method(original, updated, op)
             if base is not None and base.kind == "input" and op == "get" and updated.args:
                 return self._input_get(updated, base)
-        config_helper = self.reader.motia_name(func, self.scope)
-        if config_helper in CONFIG_HELPERS:
-            return self._config_dict(updated, config_helper)
         return self._project_call(original, updated)
-
-    def _config_dict(self, call: cst.Call, helper: str) -> cst.BaseExpression:
-        """A Motia config helper outside a removed config (a config the module reads, say)
-        becomes the plain dict it stood for, so the module still imports."""
-        positional = CONFIG_HELPERS[helper]
-        fields: dict[str, cst.BaseExpression] = {}
-        if helper in TRIGGER_HELPERS:
-            fields["type"] = string("http" if helper == "api" else helper)
-        for index, arg in enumerate(call.args):
-            if arg.star:
-                return call
-            if arg.keyword is not None:
-                fields[arg.keyword.value] = arg.value
-            elif index < len(positional):
-                fields[positional[index]] = arg.value
-            else:
-                return call
-        return dict_node(fields)
 
     def _publish(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if len(updated.args) != 1 or updated.args[0].keyword or updated.args[0].star:

@@ -10,6 +10,7 @@ from motia_import.model import Status
 from motia_import.roles import Role, RoleKind, code
 from motia_import.rules import Rule, RuleWalk
 from motia_import.rules.annotations import Annotations
+from motia_import.rules.config import ConfigHelpers
 from motia_import.rules.logger import Logger
 from motia_import.rules.names import define_names
 from motia_import.rules.quotes import QuoteError, fix_quotes
@@ -282,3 +283,33 @@ def test_a_function_that_only_returns_a_stream_handle_returns_its_name() -> None
     walk.stream_factory = None
     source = 'def other():\n    return Stream("scores")\n'
     assert walk.run(StreamHandles(walk), source) == source
+
+
+# Config helpers -----------------------------------------------------------------------------------
+
+
+def test_config_helpers_become_the_dicts_they_stood_for() -> None:
+    walk = FakeWalk(
+        motia={"http": "http", "api": "api", "queue": "queue", "QueueConfig": "QueueConfig"}
+    )
+    after = walk.run(
+        ConfigHelpers(walk),
+        """\
+        a = http("GET", "/x", middleware=[m])
+        b = api("POST", "/y")
+        c = queue("orders", config=QueueConfig(max_retries=3))
+        d = http(*route)
+        e = queue("a", "b")
+        f = cron("* * * * *")
+        """,
+    )
+    assert after == dedent(
+        """\
+        a = {"type": "http", "method": "GET", "path": "/x", "middleware": [m]}
+        b = {"type": "http", "method": "POST", "path": "/y"}
+        c = {"type": "queue", "topic": "orders", "config": {"max_retries": 3}}
+        d = http(*route)
+        e = queue("a", "b")
+        f = cron("* * * * *")
+        """
+    )
