@@ -280,10 +280,18 @@ def render_modules(
         plans = analysis.plans.get(path, [])
         try:
             rendered = render_unit(
-                work, analysis.facts, unit, modules, loaded.layout, analysis.entry_plans,
-                analysis.droppable, plans, analysis.engine_ids, own_registration,
+                work,
+                analysis.facts,
+                unit,
+                modules,
+                loaded.layout,
+                analysis.entry_plans,
+                analysis.droppable,
+                plans,
+                analysis.engine_ids,
+                own_registration,
                 analysis.blocking,
-            )  # fmt: skip
+            )
         except Exception as error:  # one module's failure must not stop the rest
             del work.findings[reported:]
             rendering.failed.add(path)
