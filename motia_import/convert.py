@@ -63,6 +63,7 @@ from motia_import.registrations import (
     slug,
 )
 from motia_import.roles import code
+from motia_import.rules.file_paths import file_relative_uses, header
 from motia_import.static_eval import MISSING, module_constants
 from motia_import.topics import other_language_topics
 from motia_import.transform import (
@@ -837,17 +838,24 @@ def render_unit(
         motia_names=unit.motia_names,
     )
     original = modules.source(unit.path)
-    finished = finish_module(
-        module, finish_plan, original.tree if original else ast.parse(unit.text)
-    )
+    original_tree = original.tree if original else ast.parse(unit.text)
+    finished = finish_module(module, finish_plan, original_tree)
     for note in rewriter.notes + finished.notes:
         where = f"{unit.path}:{note.line}" if note.line else str(unit.path)
         work.add(where, note.what, note.status, note.detail, step.name if step else "")
+    text = finished.code
+    uses = file_relative_uses(original_tree, unit.text, unit.path, source.root)
+    if uses:
+        text = header(uses, unit.path, layout.new_paths[unit.path]) + text
+    for use in uses:
+        named = f" ({', '.join(use.targets)} not carried)" if use.targets else ""
+        work.add(f"{unit.path}:{use.line}", "path built from __file__", Status.TODO,
+                 f"the module moved to {layout.new_paths[unit.path]}{named}", step.name if step else "")  # fmt: skip
     for path_module in (m for (p, m) in modules.found_by_name if p == unit.path):
         work.add(str(unit.path), f"import {path_module}", Status.NOTE,
                  "found by file name (no search path Motia used explains it); check it is the module you meant")  # fmt: skip
     return RenderedModule(
-        finished.code,
+        text,
         frozenset(compat),
         frozenset(rewriter.workers),
         tuple(rewriter.published),

@@ -982,3 +982,35 @@ def test_state_and_stream_keys_passed_as_one_star_argument_fill_the_payload(
         'slot(input["poll"]))), "data": {"votes": votes}}'
     ) in code
     assert not todos(converted)
+
+
+def test_paths_built_from_file_get_a_todo_naming_the_files_left_behind(tmp_path: Path) -> None:
+    converted = convert_files(
+        tmp_path,
+        {
+            **PIN_0X,
+            "assets/banner.txt": "hello {name}\n",
+            "steps/greet/hello_step.py": """\
+                from pathlib import Path
+
+                config = {"type": "event", "name": "Hello", "subscribes": ["hi"], "emits": []}
+
+                def banner():
+                    return (Path(__file__).parent / "../../assets/banner.txt").read_text()
+
+                async def handler(input, context):
+                    context.logger.info(banner())
+                """,
+        },
+    )
+
+    code = module(converted, "src/steps/greet/hello.py")
+    assert code.startswith(
+        "# TODO(motia-import): paths built from __file__ (line 6 of steps/greet/hello_step.py) "
+        "now start from src/steps/greet/hello.py, and only Python modules were carried:\n"
+        "# TODO(motia-import): copy assets/banner.txt and fix the path(s).\n"
+    )
+    assert (
+        "path built from __file__: the module moved to src/steps/greet/hello.py "
+        "(assets/banner.txt not carried)"
+    ) in todos(converted)
