@@ -134,10 +134,13 @@ class RoleReader:
 
     def motia_name(self, node: cst.BaseExpression, scope: FunctionScope) -> str | None:
         """The motia export an expression names (`logger`, `motia.logger`), if any."""
-        if isinstance(node, cst.Name) and scope.lookup(node.value) is None:
+        if isinstance(node, cst.Name):
+            # The cheap question first: most names are not Motia's at all.
+            if node.value not in self.motia_names or scope.lookup(node.value) is not None:
+                return None
             if node.value in scope_shadowed(scope):
                 return None
-            return self.motia_names.get(node.value)
+            return self.motia_names[node.value]
         if (
             isinstance(node, cst.Attribute)
             and isinstance(node.value, cst.Name)
