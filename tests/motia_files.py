@@ -1,5 +1,6 @@
 """What the importer's tests share: the fixture projects, and small projects written on the spot."""
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,17 +49,31 @@ def lint_for_target(where: Path) -> None:
     assert linted.returncode == 0, linted.stdout
 
 
+@functools.cache
+def interpreter(python: str) -> str | None:
+    """The real executable behind `python3.x` (a pyenv shim is a slow script), or None when that
+    version is not installed (the shim then exits 127)."""
+    found = shutil.which(python)
+    if found is None:
+        return None
+    asked = subprocess.run(
+        [found, "-c", "import sys; print(sys.executable)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return asked.stdout.strip() or None if asked.returncode == 0 else None
+
+
 def compile_under(python: str, where: Path) -> bool:
     """Every Python file under `where` compiles under that interpreter; False when it is not
-    installed (a pyenv shim without the version exits 127)."""
-    found = shutil.which(python)
+    installed."""
+    found = interpreter(python)
     if found is None:
         return False
     compiled = subprocess.run(
         [found, "-c", COMPILE_ALL, str(where)], capture_output=True, text=True, check=False
     )
-    if compiled.returncode == 127:
-        return False
     assert compiled.returncode == 0, f"{python}:\n{compiled.stdout}{compiled.stderr}"
     return True
 
