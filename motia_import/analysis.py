@@ -38,6 +38,8 @@ class ModuleUnit:
     motia_names: dict[str, str] = field(default_factory=dict)
     motia_modules: set[str] = field(default_factory=set)
     stream_handles: dict[str, str] = field(default_factory=dict)
+    # functions that only return a stream handle (`def scores(): return Stream("scores")`)
+    stream_factories: dict[str, str] = field(default_factory=dict)
     # local name -> (module file it comes from, the name imported there or None for a module)
     imports: dict[str, tuple[PurePosixPath, str | None]] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
@@ -46,7 +48,12 @@ class ModuleUnit:
 
     def motia_reach(self) -> set[str]:
         """Names through which Motia's objects reach code in this module."""
-        return {*self.motia_names, *self.motia_modules, *self.stream_handles}
+        return {
+            *self.motia_names,
+            *self.motia_modules,
+            *self.stream_handles,
+            *self.stream_factories,
+        }
 
     def untouched(self, qualname: str, scope: "FunctionScope", extra: set[str]) -> bool:
         """Whether nothing in a function can need rewriting: no name with a role (its own or its
@@ -63,10 +70,20 @@ class ModuleUnit:
 
     @property
     def reader(self) -> RoleReader:
-        return RoleReader(self.motia_names, self.stream_handles, self.motia_modules)
+        return RoleReader(
+            self.motia_names, self.stream_handles, self.motia_modules, self.stream_factories
+        )
 
 
 def collect_module_facts(unit: ModuleUnit, resolve: "ImportResolver") -> None:
+    _collect_bindings(unit, resolve)
+    for name, function in unit.functions.items():
+        stream = stream_factory(unit, function)
+        if stream is not None and name not in unit.motia_reach():
+            unit.stream_factories[name] = stream
+
+
+def _collect_bindings(unit: ModuleUnit, resolve: "ImportResolver") -> None:
     for statement in unit.tree.body:
         if isinstance(statement, cst.FunctionDef):
             unit.functions[statement.name.value] = statement
@@ -122,6 +139,40 @@ def collect_module_facts(unit: ModuleUnit, resolve: "ImportResolver") -> None:
                         first = small.value.args[0].value
                         if string_value(first) is not None:
                             unit.stream_handles[target_node.value] = code(first)
+
+
+def stream_factory(unit: ModuleUnit, function: cst.FunctionDef) -> str | None:
+    """The stream a function's only statement returns a new handle of, if that is all it does
+    (a docstring aside)."""
+    body = function.body.body if isinstance(function.body, cst.IndentedBlock) else ()
+    statements = [s for s in body if not _is_docstring(s)]
+    if function.params.params or len(statements) != 1:
+        return None
+    line = statements[0]
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    returned = line.body[0]
+    if not isinstance(returned, cst.Return) or not isinstance(returned.value, cst.Call):
+        return None
+    call = returned.value
+    callee = call.func.value if isinstance(call.func, cst.Subscript) else call.func
+    name = dotted_name(callee) if isinstance(callee, (cst.Name, cst.Attribute)) else ""
+    is_stream = unit.motia_names.get(name) == "Stream" or (
+        name.endswith(".Stream") and name.split(".")[0] in unit.motia_modules
+    )
+    if not is_stream or len(call.args) != 1 or call.args[0].keyword or call.args[0].star:
+        return None
+    first = call.args[0].value
+    return code(first) if string_value(first) is not None else None
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
 
 
 def share_stream_handles(units: dict[PurePosixPath, ModuleUnit]) -> None:

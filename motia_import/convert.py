@@ -30,7 +30,22 @@ from motia_import.configs import read_step
 from motia_import.discovery import Discovered, discover
 from motia_import.finish import FinishPlan, finish_module
 from motia_import.middleware import engine_middleware_blockers
-from motia_import.model import Finding, Status, Step
+from motia_import.model import (
+    Analysis,
+    Finding,
+    Loaded,
+    Reading,
+    RenderedModule,
+    Rendering,
+    Status,
+    Step,
+)
+from motia_import.model import (
+    Converted as Converted,  # re-exported: render.py and report.py take it from here
+)
+from motia_import.model import (
+    Registration as Registration,  # re-exported for testgen.py and the tests
+)
 from motia_import.modules import (
     PACKAGE_DIR,
     Layout,
@@ -48,9 +63,11 @@ from motia_import.registrations import (
     slug,
 )
 from motia_import.roles import code
+from motia_import.rules.file_paths import file_relative_uses, header
 from motia_import.static_eval import MISSING, module_constants
 from motia_import.topics import other_language_topics
 from motia_import.transform import (
+    TODO,
     TRIGGER_CHECKS,
     EntryPlan,
     ModuleOptions,
@@ -77,24 +94,6 @@ DICT_METHODS = {
     "update",
     "model_dump",
 }
-
-
-@dataclass
-class Registration:
-    functions: list[str] = field(default_factory=list)
-    triggers: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-
-
-@dataclass
-class Converted:
-    files: dict[PurePosixPath, str]  # relative to the generated project
-    findings: list[Finding]
-    registration: Registration
-    needs: list[str]  # engine workers the converted code uses
-    steps: list[Step]
-    rule: str
-    topics: dict[str, dict[str, list[str]]]  # topic -> {"subscribers": [...], "publishers": [...]}
-    duplicate_routes: list[tuple[str, list[str]]]  # route -> the function ids that wanted it
 
 
 class _Resolver(ImportResolver):
@@ -179,18 +178,47 @@ class _Work:
 
 
 def convert(source: SourceProject, worker: str) -> Converted:
+    """The conversion as its phases: each returns what the next ones read."""
     work = _Work(source, worker)
+    reading = read_source(work, source)
+    loaded = load_modules(work, source, reading)
+    analysis = analyse(work, loaded.units, reading.modules, worker)
+    rendering = render_modules(work, loaded, analysis, reading.modules)
+    files = package_files(loaded, analysis, rendering)
+    report_discovery(work, reading.found, loaded.units, loaded.unresolved, reading.modules)
+    topics = topic_table(
+        work, loaded.units, analysis.plans, rendering.published, reading.found, source.root
+    )
+    needs = rendering.workers | trigger_workers(analysis.plans, rendering.failed)
+    return Converted(
+        files=files,
+        findings=work.findings,
+        registration=rendering.registration,
+        needs=[n for n in ("http", "cron", "queue", "state", "stream") if n in needs],
+        steps=[u.step for u in loaded.units.values() if u.step],
+        rule=reading.rule.description,
+        topics=topics,
+        duplicate_routes=analysis.duplicates,
+    )
+
+
+def read_source(work: _Work, source: SourceProject) -> Reading:
+    """Which files Motia would load, and the steps' configs."""
     rule = source.step_rule()
     found = discover(source.root, rule)
     modules = ProjectModules(source.root, found.python_files, source.generation)
-    steps = read_steps(work, found, modules)
+    return Reading(rule, found, modules, read_steps(work, found, modules))
 
-    kept, unresolved = closure(modules, [PurePosixPath(s.path.as_posix()) for s in steps])
-    layout = plan_layout(kept, {PurePosixPath(s.path.as_posix()) for s in steps}, rule.roots)
-    resolver = _Resolver(modules)
+
+def load_modules(work: _Work, source: SourceProject, reading: Reading) -> Loaded:
+    """The steps and the project modules they import, parsed, with their place in the new
+    layout and what each binds of Motia's."""
+    step_paths = [PurePosixPath(s.path.as_posix()) for s in reading.steps]
+    kept, unresolved = closure(reading.modules, step_paths)
+    layout = plan_layout(kept, set(step_paths), reading.rule.roots)
     units: dict[PurePosixPath, ModuleUnit] = {}
     for path in kept:
-        module = modules.source(path)
+        module = reading.modules.source(path)
         text = (
             module.text
             if module
@@ -203,19 +231,29 @@ def convert(source: SourceProject, worker: str) -> Converted:
                 str(path), "module", Status.TODO, f"libcst could not parse it: {error.message}"
             )
             continue
-        step = next((s for s in steps if PurePosixPath(s.path.as_posix()) == path), None)
+        step = next((s for s in reading.steps if PurePosixPath(s.path.as_posix()) == path), None)
         units[path] = ModuleUnit(
-            path, layout.module_name(Target(path, False)), tree, step, text=text,
+            path,
+            layout.module_name(Target(path, False)),
+            tree,
+            step,
+            text=text,
             names=names_by_function(module.tree) if module else {},
-        )  # fmt: skip
-    hoisted: dict[PurePosixPath, list[str]] = {}
+        )
+    resolver = _Resolver(reading.modules)
     for unit in units.values():
         if unit.step is not None:
-            hoisted[unit.path] = hoist_lambdas(unit, unit.step)
+            hoist_lambdas(unit, unit.step)
         collect_module_facts(unit, resolver)
     share_stream_handles(units)
-    facts = ProjectFacts(units)
+    return Loaded(units, layout, unresolved)
 
+
+def analyse(
+    work: _Work, units: dict[PurePosixPath, ModuleUnit], modules: ProjectModules, worker: str
+) -> Analysis:
+    """What every trigger registers as, and how each function is rewritten."""
+    facts = ProjectFacts(units)
     slugs = step_slugs([u.step for u in units.values() if u.step])
     plans = {
         path: plan_triggers(unit.step, worker, slugs[path])
@@ -229,45 +267,81 @@ def convert(source: SourceProject, worker: str) -> Converted:
     entry_plans = plan_entries(facts, units)
     blocking = find_blocking(facts)
     droppable = settle_droppable(facts, units, entry_plans, logger_names(units), modules)
+    return Analysis(facts, plans, duplicates, engine_ids, entry_plans, blocking, droppable)
 
-    files: dict[PurePosixPath, str] = {}
-    registration = Registration()
-    needs: set[str] = set()
-    compat_used: set[str] = set()
-    for path, unit in units.items():
-        content, used = render_unit(
-            work, facts, unit, modules, layout, entry_plans, droppable, plans.get(path, []),
-            engine_ids, registration, needs, blocking,
-        )  # fmt: skip
-        compat_used |= used
-        files[layout.new_paths[path]] = content
+
+def render_modules(
+    work: _Work, loaded: Loaded, analysis: Analysis, modules: ProjectModules
+) -> Rendering:
+    """Every module rewritten; one that fails stays as written under a TODO (not imported)."""
+    rendering = Rendering()
+    for path, unit in loaded.units.items():
+        reported = len(work.findings)
+        own_registration = Registration()
+        plans = analysis.plans.get(path, [])
+        try:
+            rendered = render_unit(
+                work,
+                analysis.facts,
+                unit,
+                modules,
+                loaded.layout,
+                analysis.entry_plans,
+                analysis.droppable,
+                plans,
+                analysis.engine_ids,
+                own_registration,
+                analysis.blocking,
+            )
+        except Exception as error:  # one module's failure must not stop the rest
+            del work.findings[reported:]
+            rendering.failed.add(path)
+            rendering.files[loaded.layout.new_paths[path]] = left_as_written(unit, error)
+            report_unconverted(work, unit, plans, error)
+            continue
+        rendering.registration.functions.extend(own_registration.functions)
+        rendering.registration.triggers.extend(own_registration.triggers)
+        rendering.workers |= rendered.workers
+        rendering.compat |= rendered.compat
+        if rendered.published:
+            publisher = unit.step.name if unit.step else str(path)
+            rendering.published[publisher] = list(rendered.published)
+        rendering.files[loaded.layout.new_paths[path]] = rendered.code
+    return rendering
+
+
+def package_files(
+    loaded: Loaded, analysis: Analysis, rendering: Rendering
+) -> dict[PurePosixPath, str]:
+    """The converted modules, the packages' `__init__.py` files, the registry that imports
+    every registering module, and the compat helpers when a module uses them."""
+    files = dict(rendering.files)
     for directory in sorted({p.parent for p in files} | {PACKAGE_DIR}):
         for parent in [directory, *directory.parents]:
             if len(parent.parts) >= len(PACKAGE_DIR.parts) and parent / "__init__.py" not in files:
                 files[parent / "__init__.py"] = ""
-    registering = {p for p, u in units.items() if u.step is not None} | {k[0] for k in engine_ids}
+    registering = {p for p, u in loaded.units.items() if u.step is not None}
+    registering |= {key[0] for key in analysis.engine_ids}
+    registering -= rendering.failed
     files[PACKAGE_DIR / "__init__.py"] = registry(
-        units, registering, layout, files.get(PACKAGE_DIR / "__init__.py", "")
+        loaded.units, registering, loaded.layout, files.get(PACKAGE_DIR / "__init__.py", "")
     )
-    if compat_used:
+    if rendering.compat:
         files[PACKAGE_DIR / "motia_compat.py"] = COMPAT_SOURCE
+    return files
 
-    report_discovery(work, found, units, unresolved, modules)
-    topics = topic_table(work, units, plans, found, source.root)
-    for plan_list in plans.values():
-        for plan in plan_list:
-            if not plan.problem:
-                needs.add(ENGINE_WORKERS[plan.trigger.kind])
-    return Converted(
-        files=files,
-        findings=work.findings,
-        registration=registration,
-        needs=[n for n in ("http", "cron", "queue", "state", "stream") if n in needs],
-        steps=[u.step for u in units.values() if u.step],
-        rule=rule.description,
-        topics=topics,
-        duplicate_routes=duplicates,
-    )
+
+def trigger_workers(
+    plans: dict[PurePosixPath, list[TriggerPlan]], failed: set[PurePosixPath]
+) -> set[str]:
+    """The engine workers the registered triggers need."""
+    return {
+        ENGINE_WORKERS[plan.trigger.kind]
+        for path, plan_list in plans.items()
+        if path not in failed
+        for plan in plan_list
+        if not plan.problem
+    }
 
 
 def route_shape(method: str, path: str) -> str:
@@ -647,10 +721,15 @@ def settle_droppable(
             if not keys:
                 continue
             entry_map = {k[1]: v for k, v in entries.items() if k[0] == path}
-            module, _ = rewrite_module(
-                facts, unit, options_for(unit, sync_api, loggers[path]), entry_map, droppable,
-                with_positions=False,
-            )  # fmt: skip
+            try:
+                module, _ = rewrite_module(
+                    facts, unit, options_for(unit, sync_api, loggers[path]), entry_map, droppable,
+                    with_positions=False,
+                )  # fmt: skip
+            except Exception:  # reported when the module is rendered
+                for key in keys:
+                    del droppable[key]
+                continue
             functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
             original = units[path].functions
             for key in keys:
@@ -682,9 +761,8 @@ def render_unit(
     plans: list[TriggerPlan],
     engine_ids: dict[FunctionKey, str],
     registration: Registration,
-    needs: set[str],
     blocking: set[FunctionKey],
-) -> tuple[str, set[str]]:
+) -> RenderedModule:
     source = work.source
     sync_api = source.motia_version is None or source.motia_version.release >= (1, 0, 4)
     loggers = logger_names({unit.path: unit})
@@ -760,22 +838,53 @@ def render_unit(
         motia_names=unit.motia_names,
     )
     original = modules.source(unit.path)
-    finished = finish_module(
-        module, finish_plan, original.tree if original else ast.parse(unit.text)
-    )
+    original_tree = original.tree if original else ast.parse(unit.text)
+    finished = finish_module(module, finish_plan, original_tree)
     for note in rewriter.notes + finished.notes:
         where = f"{unit.path}:{note.line}" if note.line else str(unit.path)
         work.add(where, note.what, note.status, note.detail, step.name if step else "")
-        if note.detail.startswith("iii::durable::publish") or note.what in ("enqueue/emit",):
-            needs.add("queue")
-        if note.what.startswith("state."):
-            needs.add("state")
-        if note.what.startswith("stream."):
-            needs.add("stream")
+    text = finished.code
+    uses = file_relative_uses(original_tree, unit.text, unit.path, source.root)
+    if uses:
+        text = header(uses, unit.path, layout.new_paths[unit.path]) + text
+    for use in uses:
+        named = f" ({', '.join(use.targets)} not carried)" if use.targets else ""
+        work.add(f"{unit.path}:{use.line}", "path built from __file__", Status.TODO,
+                 f"the module moved to {layout.new_paths[unit.path]}{named}", step.name if step else "")  # fmt: skip
     for path_module in (m for (p, m) in modules.found_by_name if p == unit.path):
         work.add(str(unit.path), f"import {path_module}", Status.NOTE,
                  "found by file name (no search path Motia used explains it); check it is the module you meant")  # fmt: skip
-    return finished.code, compat
+    return RenderedModule(
+        text,
+        frozenset(compat),
+        frozenset(rewriter.workers),
+        tuple(rewriter.published),
+    )
+
+
+def left_as_written(unit: ModuleUnit, error: Exception) -> str:
+    """A module the rewrite failed on: its source unchanged under a header that says why (the
+    package does not import it, so the worker still starts)."""
+    reason = " ".join(f"{type(error).__name__}: {error}".split())
+    header = (
+        f"{TODO}this module could not be converted and is kept as written ({reason}).\n"
+        f"{TODO}nothing imports it into the worker; convert it by hand (see MIGRATION.md).\n"
+    )
+    return header + unit.text
+
+
+def report_unconverted(
+    work: _Work, unit: ModuleUnit, plans: list[TriggerPlan], error: Exception
+) -> None:
+    step = unit.step
+    reason = " ".join(f"{type(error).__name__}: {error}".split())
+    name = step.name if step else ""
+    work.add(
+        str(unit.path), "module", Status.TODO, f"not converted, kept as written: {reason}", name
+    )
+    if step is not None:
+        detail = f"0 of {len(plans)} trigger(s) registered: its module was not converted"
+        work.add(str(unit.path), f"step {step.name}", Status.TODO, detail, name)
 
 
 def glue_for(
@@ -910,6 +1019,7 @@ def topic_table(
     work: _Work,
     units: dict[PurePosixPath, ModuleUnit],
     plans: dict[PurePosixPath, list[TriggerPlan]],
+    published: dict[str, list[str]],
     found: Discovered,
     root: Path,
 ) -> dict[str, dict[str, list[str]]]:
@@ -926,12 +1036,8 @@ def topic_table(
                 entry(plan.trigger.topic)["subscribers"].append(step.name)
         for topic in step.emits:
             entry(topic)["publishers"].append(step.name)
-    for finding in list(work.findings):
-        if finding.what == "enqueue/emit" and finding.detail.startswith(
-            "iii::durable::publish to '"
-        ):
-            topic = finding.detail.split("'", 2)[1]
-            publisher = finding.step or finding.where.split(":")[0]
+    for publisher, literal_topics in published.items():
+        for topic in literal_topics:
             if publisher not in entry(topic)["publishers"]:
                 entry(topic)["publishers"].append(publisher)
     for other in found.other_language:

@@ -15,6 +15,7 @@ from motia_import.analysis import alias_name, dotted_name
 from motia_import.model import Status
 from motia_import.modules import PACKAGE, Target
 from motia_import.roles import MOTIA_CONFIG_NAMES, code
+from motia_import.rules.names import define_names, notes_for, source_imports
 from motia_import.transform import TODO, Note, assigns_config, empty_block
 
 CONFIG_COMMENT = (
@@ -455,9 +456,23 @@ def with_stubs(text: str, plan: FinishPlan, notes: list[Note]) -> str:
 def finish_module(module: cst.Module, plan: FinishPlan, original: ast.Module) -> Finished:
     plan.uses_any = plan.uses_any or "Any" in plan.registrations
     plan.has_any, plan.has_asyncio = imports_of(original)
+    # Motia names imported inside functions are stubbed like the module's own.
+    plan.motia_names = {
+        **{
+            local: imported.name
+            for local, imported in source_imports(original).items()
+            if imported.motia and imported.name
+        },
+        **plan.motia_names,
+    }
     finisher = ModuleFinisher(plan)
     result = module.visit(finisher)
     text = with_stubs(result.code, plan, finisher.notes)
     if plan.registrations:
         text = text.rstrip("\n") + "\n" + plan.registrations
+    text, missing = define_names(text, original)
+    if missing:
+        finisher.notes.extend(
+            Note(0, what, status, detail) for _, what, status, detail in notes_for(missing)
+        )
     return Finished(text, finisher.notes)

@@ -1,13 +1,23 @@
-"""What the importer reads from a Motia project and what it reports back.
+"""What the importer reads from a Motia project, what each phase of the conversion hands to
+the next (convert.py), and what it reports back.
 
 Steps and triggers are read statically (the source project is never imported or run), so values
 the reader cannot work out stay as the source text they came from (`Opaque`).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
-from typing import Literal
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the phases' own modules import this one
+    from motia_import.analysis import FunctionKey, ModuleUnit, ProjectFacts
+    from motia_import.discovery import Discovered, Rule
+    from motia_import.modules import Layout, ProjectModules
+    from motia_import.registrations import TriggerPlan
+    from motia_import.transform import EntryPlan
 
 # 0.x: steps run by the Node `motia` package (dict configs with "type"); 1.x: the Python `motia`
 # package (1.0 release candidates and 1.0.x, configs with "triggers").
@@ -75,3 +85,70 @@ class Finding:
     status: Status
     detail: str = ""
     step: str = ""  # the step it belongs to, when it belongs to one
+
+
+@dataclass(frozen=True)
+class RenderedModule:
+    """One converted module and the facts the project-level phases need from it."""
+
+    code: str
+    compat: frozenset[str]  # motia_compat helpers it imports
+    workers: frozenset[str]  # engine workers its rewritten calls use (state, stream, queue)
+    published: tuple[str, ...]  # literal topics it publishes to
+
+
+# The conversion's phases (convert.py) ------------------------------------------------------------
+
+
+@dataclass
+class Registration:
+    functions: list[str] = field(default_factory=list)
+    triggers: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass
+class Converted:
+    files: dict[PurePosixPath, str]  # relative to the generated project
+    findings: list[Finding]
+    registration: Registration
+    needs: list[str]  # engine workers the converted code uses
+    steps: list[Step]
+    rule: str
+    topics: dict[str, dict[str, list[str]]]  # topic -> {"subscribers": [...], "publishers": [...]}
+    duplicate_routes: list[tuple[str, list[str]]]  # route -> the function ids that wanted it
+
+
+@dataclass(frozen=True)
+class Reading:
+    rule: Rule
+    found: Discovered
+    modules: ProjectModules
+    steps: list[Step]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    units: dict[PurePosixPath, ModuleUnit]
+    layout: Layout
+    unresolved: dict[PurePosixPath, list[str]]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    facts: ProjectFacts
+    plans: dict[PurePosixPath, list[TriggerPlan]]
+    duplicates: list[tuple[str, list[str]]]
+    engine_ids: dict[FunctionKey, str]  # middleware the engine runs -> its function id
+    entry_plans: dict[FunctionKey, EntryPlan]
+    blocking: set[FunctionKey]
+    droppable: dict[FunctionKey, set[str]]
+
+
+@dataclass
+class Rendering:
+    files: dict[PurePosixPath, str] = field(default_factory=dict)
+    registration: Registration = field(default_factory=Registration)
+    workers: set[str] = field(default_factory=set)  # engine workers the rewritten calls use
+    compat: set[str] = field(default_factory=set)
+    failed: set[PurePosixPath] = field(default_factory=set)
+    published: dict[str, list[str]] = field(default_factory=dict)  # publisher -> topics

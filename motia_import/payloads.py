@@ -74,6 +74,36 @@ def payload_fields(
     return {name: fields[name] for name in [*names, *(k for k in fields if k not in names)]}
 
 
+def spread_payload(
+    args: list[cst.Arg], names: tuple[str, ...], aliases: dict[str, str]
+) -> list[cst.BaseDictElement] | None:
+    """Arguments that start with one `*args` (`state.get(*key_of(user))`): the star fills the
+    parameters the arguments after it do not, as Python would bind them, so the payload takes
+    them from the same sequence (`**dict(zip(("scope", "key"), key_of(user)))`), evaluated once."""
+    if not args or args[0].star != "*" or any(arg.star for arg in args[1:]):
+        return None
+    positional = [arg for arg in args[1:] if arg.keyword is None]
+    keywords: dict[str, cst.BaseExpression] = {}
+    for arg in args[1:]:
+        if arg.keyword is not None:
+            key = aliases.get(arg.keyword.value)
+            if key is None:
+                return None
+            keywords[key] = arg.value
+    leading = [name for name in names if name not in keywords]
+    if names[: len(leading)] != tuple(leading) or len(positional) >= len(leading):
+        return None
+    spread = leading[: len(leading) - len(positional)]
+    sequence = cst.Module(body=[]).code_for_node(args[0].value)
+    keys = ", ".join(f'"{name}"' for name in spread) + ("," if len(spread) == 1 else "")
+    elements: list[cst.BaseDictElement] = [
+        cst.StarredDictElement(expression(f"dict(zip(({keys}), {sequence}))"))
+    ]
+    after = dict(zip(leading[len(spread) :], (arg.value for arg in positional), strict=True))
+    elements += [cst.DictElement(string(k), v) for k, v in {**after, **keywords}.items()]
+    return elements
+
+
 def string(text: str) -> cst.SimpleString:
     return cst.SimpleString('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
@@ -99,6 +129,8 @@ def state_payload(op: str, args: list[cst.Arg]) -> cst.Dict | None:
     names = STATE_PARAMS.get(op)
     if names is None:
         return None
+    if op != "clear" and (spread := spread_payload(args, names, KEYWORD_ALIASES)) is not None:
+        return cst.Dict(spread)
     fields = payload_fields(args, names, KEYWORD_ALIASES)
     return None if fields is None else dict_node(fields)
 
@@ -109,6 +141,8 @@ def stream_payload(op: str, stream: str, args: list[cst.Arg]) -> cst.Dict | None
     names = STREAM_PARAMS.get(op)
     if names is None:
         return None
+    if (spread := spread_payload(args, names, STREAM_KEYWORD_ALIASES)) is not None:
+        return cst.Dict([cst.DictElement(string("stream_name"), expression(stream)), *spread])
     fields = payload_fields(args, names, STREAM_KEYWORD_ALIASES)
     return None if fields is None else dict_node({"stream_name": expression(stream), **fields})
 

@@ -125,17 +125,22 @@ class RoleReader:
         motia_names: dict[str, str],
         stream_handles: dict[str, str],
         motia_modules: set[str],
+        stream_factories: dict[str, str] | None = None,
     ) -> None:
         self.motia_names = motia_names  # local name -> motia export
         self.stream_handles = stream_handles  # local name -> stream name (Python source)
         self.motia_modules = motia_modules  # local names bound to the motia module itself
+        self.stream_factories = stream_factories or {}  # function -> the stream it returns
 
     def motia_name(self, node: cst.BaseExpression, scope: FunctionScope) -> str | None:
         """The motia export an expression names (`logger`, `motia.logger`), if any."""
-        if isinstance(node, cst.Name) and scope.lookup(node.value) is None:
+        if isinstance(node, cst.Name):
+            # The cheap question first: most names are not Motia's at all.
+            if node.value not in self.motia_names or scope.lookup(node.value) is not None:
+                return None
             if node.value in scope_shadowed(scope):
                 return None
-            return self.motia_names.get(node.value)
+            return self.motia_names[node.value]
         if (
             isinstance(node, cst.Attribute)
             and isinstance(node.value, cst.Name)
@@ -169,6 +174,14 @@ class RoleReader:
             if base is not None and base.kind == "streams" and key is not None:
                 return Role("stream", code(key))
         if isinstance(node, cst.Call):
+            if (
+                isinstance(node.func, cst.Name)
+                and not node.args
+                and node.func.value in self.stream_factories
+                and scope.lookup(node.func.value) is None
+                and node.func.value not in scope_shadowed(scope)
+            ):
+                return Role("stream", self.stream_factories[node.func.value])
             callee = self.motia_name(node.func, scope)
             if callee == "Stream" and node.args and not node.args[0].keyword:
                 return Role("stream", code(node.args[0].value))

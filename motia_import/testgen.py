@@ -1,7 +1,7 @@
 """`tests/test_imported_steps.py`: the converted registrations, checked exactly over the wire
 (the template's own `tests/test_main.py` checks only its own ones once steps are imported)."""
 
-from motia_import.convert import Registration
+from motia_import.model import Registration
 from motia_import.registrations import literal
 
 

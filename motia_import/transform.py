@@ -2,7 +2,7 @@
 written (comments and formatting included).
 
 What it rewrites, by role (see roles.py):
-- context: `ctx.logger` -> the client's `logger`; `ctx.trace_id` -> a trace id bound once per
+- context: `ctx.logger` -> the client's `logger` (rules/logger.py); `ctx.trace_id` -> a trace id bound once per
   invocation; `ctx.trigger`, `ctx.match`, `ctx.is_*()`, `ctx.get_data()` -> the `trigger` info the
   registration passes; `ctx.emit`/`ctx.enqueue` -> `iii::durable::publish`;
 - state and streams -> `state::*` / `stream::*` triggers;
@@ -26,16 +26,12 @@ from motia_import.analysis import (
 )
 from motia_import.model import Status
 from motia_import.payloads import (
-    dict_node,
     expression,
-    response_dict,
     state_payload,
     stream_payload,
-    string,
     trigger_call,
 )
 from motia_import.roles import (
-    MOTIA_TYPES,
     STATE_OPS,
     STREAM_OPS,
     FunctionScope,
@@ -44,24 +40,15 @@ from motia_import.roles import (
     string_value,
     subscript_key,
 )
+from motia_import.rules import LeaveAlone, RuleWalk
+from motia_import.rules.annotations import Annotations
+from motia_import.rules.config import ConfigHelpers
+from motia_import.rules.logger import Logger
+from motia_import.rules.quotes import Quotes
+from motia_import.rules.responses import Responses
+from motia_import.rules.streams import StreamHandles
 
 TODO = "# TODO(motia-import): "
-# Motia's config helpers and their positional parameters: outside a removed config they become
-# the dicts they describe.
-TRIGGER_HELPERS = {"http", "api", "queue", "cron", "state", "stream"}
-CONFIG_HELPERS: dict[str, tuple[str, ...]] = {
-    "http": ("method", "path"),
-    "api": ("method", "path"),
-    "queue": ("topic",),
-    "cron": ("expression",),
-    "state": (),
-    "stream": ("stream_name",),
-    "QueueConfig": (),
-    "StepConfig": (),
-    "StreamConfig": (),
-    "Enqueue": (),
-    "QueryParam": (),
-}
 HTTP_ATTRIBUTES = {
     "body": '{0}.get("body")',
     "path_params": '({0}.get("path_params") or {{}})',
@@ -83,7 +70,6 @@ STREAM_ATTRIBUTES = {"stream_name": "streamName", "group_id": "groupId", "id": "
 DICT_METHODS = {"get", "keys", "items", "values", "copy", "pop", "setdefault", "update"}
 TRIGGER_CHECKS = {"is_api": "http", "is_queue": "queue", "is_cron": "cron",
                   "is_state": "state", "is_stream": "stream"}  # fmt: skip
-LOGGER_METHODS = {"warning": "warn", "exception": "error", "critical": "error"}
 RESPONSE_KEYS = {"status", "statusCode", "status_code", "body", "headers"}
 
 
@@ -184,7 +170,7 @@ def parse_expression(source: str) -> cst.BaseExpression:
     return expression(source)
 
 
-class ModuleRewriter(cst.CSTTransformer):
+class ModuleRewriter(RuleWalk):
     def __init__(
         self,
         facts: ProjectFacts,
@@ -195,7 +181,7 @@ class ModuleRewriter(cst.CSTTransformer):
         with_positions: bool,
         blocking: set[FunctionKey] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__([])
         self.facts = facts
         self.unit = unit
         self.options = options
@@ -229,7 +215,47 @@ class ModuleRewriter(cst.CSTTransformer):
         self.used_compat: set[str] = set()
         self.uses_any = False
         self.import_time = False  # a Motia call runs at module level
+        self.workers: set[str] = set()  # engine workers the rewritten calls use
+        self.published: list[str] = []  # literal topics it publishes to, in order
         self.line_todos: list[str] = []
+        # The construct families moved to rules/ so far, under this same walk.
+        self.rules = [
+            ConfigHelpers(self),
+            Logger(self),
+            Responses(self),
+            Annotations(self),
+            StreamHandles(self),
+            Quotes(),
+        ]
+
+    # What rules may ask and tell (rules.Walk) -------------------------------------------------
+
+    @property
+    def logger_name(self) -> str:
+        return self.options.logger_name
+
+    def motia_name(self, node: cst.BaseExpression) -> str | None:
+        return self.reader.motia_name(node, self.scope)
+
+    @property
+    def in_function(self) -> bool:
+        return len(self.stack) > 1
+
+    @property
+    def stream_factory(self) -> str | None:
+        return self.unit.stream_factories.get(self.qualname)
+
+    @property
+    def module_motia_names(self) -> set[str]:
+        return set(self.reader.motia_names)
+
+    def need(self, *, client: str = "", any_type: bool = False) -> None:
+        if client:
+            self.used_client.add(client)
+        self.uses_any = self.uses_any or any_type
+
+    def leave_alone(self, node: cst.CSTNode, why: str) -> None:
+        self.todo(node, code(node.func) if isinstance(node, cst.Call) else code(node), why)
 
     # Reporting --------------------------------------------------------------------------------
 
@@ -402,43 +428,9 @@ class ModuleRewriter(cst.CSTTransformer):
                 return self._stream(original, updated, op, base.detail)
             if base is not None and base.kind == "ctx":
                 return self._context_method(original, updated, op)
-            if base is not None and base.kind == "logger" and op in LOGGER_METHODS:
-                assert isinstance(updated.func, cst.Attribute)
-                self.note(original, f"logger.{op}", Status.CONVERTED,
-                          f"iii's Logger has no {op}(); it is {LOGGER_METHODS[op]}() now")  # fmt: skip
-                return updated.with_changes(
-                    func=updated.func.with_changes(attr=cst.Name(LOGGER_METHODS[op]))
-                )
             if base is not None and base.kind == "input" and op == "get" and updated.args:
                 return self._input_get(updated, base)
-        config_helper = self.reader.motia_name(func, self.scope)
-        if config_helper in CONFIG_HELPERS:
-            return self._config_dict(updated, config_helper)
-        if config_helper in ("ApiResponse",):
-            converted = response_dict(updated)
-            if converted is None:
-                raise _LeaveAlone("ApiResponse with positional arguments")
-            self.note(original, "ApiResponse(...)", Status.CONVERTED, "a dict with status_code")
-            return converted
         return self._project_call(original, updated)
-
-    def _config_dict(self, call: cst.Call, helper: str) -> cst.BaseExpression:
-        """A Motia config helper outside a removed config (a config the module reads, say)
-        becomes the plain dict it stood for, so the module still imports."""
-        positional = CONFIG_HELPERS[helper]
-        fields: dict[str, cst.BaseExpression] = {}
-        if helper in TRIGGER_HELPERS:
-            fields["type"] = string("http" if helper == "api" else helper)
-        for index, arg in enumerate(call.args):
-            if arg.star:
-                return call
-            if arg.keyword is not None:
-                fields[arg.keyword.value] = arg.value
-            elif index < len(positional):
-                fields[positional[index]] = arg.value
-            else:
-                return call
-        return dict_node(fields)
 
     def _publish(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if len(updated.args) != 1 or updated.args[0].keyword or updated.args[0].star:
@@ -453,6 +445,9 @@ class ModuleRewriter(cst.CSTTransformer):
             self.options.sync_module_api
         )
         literal = string_value(parse_expression(topic)) if topic else None
+        self.workers.add("queue")
+        if literal is not None:
+            self.published.append(literal)
         self.note(
             original,
             "enqueue/emit",
@@ -482,6 +477,7 @@ class ModuleRewriter(cst.CSTTransformer):
         if op not in STATE_OPS or payload is None:
             raise _LeaveAlone(f"state.{op}(...) has no iii equivalent the importer knows")
         self._check_trace(original, updated)
+        self.workers.add("state")
         if op == "clear":
             self.clears[id(updated)] = code(payload)
             self.note(original, "state.clear", Status.CONVERTED,
@@ -500,6 +496,7 @@ class ModuleRewriter(cst.CSTTransformer):
         if op not in STREAM_OPS or payload is None:
             raise _LeaveAlone(f"stream.{op}(...) could not be matched to stream::*")
         self._check_trace(original, updated)
+        self.workers.add("stream")
         self.note(original, f"stream.{op}", Status.CONVERTED, STREAM_OPS[op])
         return self._finish(
             original, Conversion(STREAM_OPS[op], payload, self._sync_module_api(original.func))
@@ -655,10 +652,6 @@ class ModuleRewriter(cst.CSTTransformer):
     ) -> cst.BaseExpression:
         base = self.role(original_node.value)
         attribute = original_node.attr.value
-        motia = self.reader.motia_name(original_node, self.scope)
-        if motia == "logger":
-            self.used_client.add("logger")
-            return cst.Name(self.options.logger_name)
         if base is None:
             if self._is_trigger_attribute(original_node.value):
                 return self._trigger_field(updated_node, attribute)
@@ -683,9 +676,6 @@ class ModuleRewriter(cst.CSTTransformer):
     def _context_attribute(
         self, original: cst.Attribute, updated: cst.Attribute, attribute: str
     ) -> cst.BaseExpression:
-        if attribute == "logger":
-            self.used_client.add("logger")
-            return cst.Name(self.options.logger_name)
         if attribute in ("trace_id", "traceId"):
             trace = self.trace_names[-1]
             if trace is None:
@@ -709,6 +699,7 @@ class ModuleRewriter(cst.CSTTransformer):
             flows = self.options.flows.get(self.qualnames[0] if self.qualnames else "", [])
             return parse_expression(repr(flows))
         if attribute in (
+            "logger",  # rules/logger.py
             "state",
             "streams",
             "emit",
@@ -789,68 +780,6 @@ class ModuleRewriter(cst.CSTTransformer):
                 lpar=updated_node.lpar, rpar=updated_node.rpar
             )
         return updated_node
-
-    # Responses --------------------------------------------------------------------------------
-
-    def leave_Dict(self, original_node: cst.Dict, updated_node: cst.Dict) -> cst.BaseExpression:
-        keys = {}
-        for element in updated_node.elements:
-            if not isinstance(element, cst.DictElement):
-                return updated_node
-            key = string_value(element.key)
-            if key is None:
-                return updated_node
-            keys[key] = element
-        if not set(keys) <= RESPONSE_KEYS or not ({"status", "statusCode"} & set(keys)):
-            return updated_node
-        if not ({"body", "headers"} & set(keys)):
-            return updated_node
-        status = keys.get("status") or keys.get("statusCode")
-        assert status is not None
-        if string_value(status.value) is not None:
-            return updated_node  # {"status": "ok", "body": ...} is data, not a response
-        elements = [
-            e.with_changes(key=cst.SimpleString('"status_code"')) if e is status else e
-            for e in updated_node.elements
-        ]
-        self.note(
-            original_node,
-            "response status",
-            Status.CONVERTED,
-            "status_code (the engine reads only that)",
-        )
-        return updated_node.with_changes(elements=elements)
-
-    # Annotations ------------------------------------------------------------------------------
-
-    def leave_Annotation(
-        self, original_node: cst.Annotation, updated_node: cst.Annotation
-    ) -> cst.Annotation:
-        replaced = self._annotation(updated_node.annotation)
-        if replaced is None:
-            return updated_node
-        return updated_node.with_changes(annotation=replaced)
-
-    def _annotation(self, node: cst.BaseExpression) -> cst.BaseExpression | None:
-        target = node.value if isinstance(node, cst.Subscript) else node
-        if isinstance(node, cst.SimpleString):
-            text = string_value(node) or ""
-            names = set(re.findall(r"[A-Za-z_]\w*", text)) & set(self.reader.motia_names)
-            if names:
-                self.uses_any = True
-                return cst.SimpleString('"Any"')
-            return None
-        motia = self.reader.motia_name(target, self.scope)
-        if motia is None:
-            if isinstance(node, cst.BinaryOperation):  # X | None
-                left = self._annotation(node.left)
-                right = self._annotation(node.right)
-                if left is None and right is None:
-                    return None
-                return node.with_changes(left=left or node.left, right=right or node.right)
-            return None
-        self.uses_any = True
-        return parse_expression(MOTIA_TYPES.get(motia, "Any"))
 
     # Statements -------------------------------------------------------------------------------
 
@@ -1005,8 +934,7 @@ def assigns_config(small: cst.BaseSmallStatement) -> bool:
     return isinstance(target, cst.Name) and target.value == "config"
 
 
-class _LeaveAlone(Exception):
-    """A construct the rewrite leaves as written (the message says why)."""
+_LeaveAlone = LeaveAlone  # a construct the rewrite leaves as written (the message says why)
 
 
 class _ImportTime(Exception):

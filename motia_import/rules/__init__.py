@@ -1,0 +1,138 @@
+"""The rewrite's rules: one module per Motia construct family (or per property every converted
+module must have), each small, each tested with exact before/after text.
+
+A rule has hooks named like libcst's (`visit_Call(node)`, `leave_Call(original, updated)`), and
+all rules run under the module's single libcst walk (`RuleWalk`): on the way down every rule's
+visit hook sees the node, on the way up each leave hook gets the node as the rules before it
+left it.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import libcst as cst
+
+from motia_import.model import Status
+from motia_import.roles import Role
+
+
+class Walk(Protocol):
+    """What a rule may ask of the walk it runs under (the module's facts, the current function)
+    and tell it (report lines, names the converted module needs)."""
+
+    @property
+    def logger_name(self) -> str:
+        """How the converted module refers to the client's logger."""
+        ...
+
+    def role(self, node: cst.BaseExpression) -> Role | None:
+        """The Motia role of an expression in the current function (ctx, logger, input, ...)."""
+        ...
+
+    def motia_name(self, node: cst.BaseExpression) -> str | None:
+        """The Motia export a name or attribute refers to (`ApiResponse`, `logger`, ...)."""
+        ...
+
+    @property
+    def in_function(self) -> bool:
+        """Whether the walk is inside a function (or lambda) of the module."""
+        ...
+
+    @property
+    def stream_factory(self) -> str | None:
+        """The stream the current function only returns a handle of (analysis.stream_factory)."""
+        ...
+
+    @property
+    def module_motia_names(self) -> set[str]:
+        """The names the module imported from Motia."""
+        ...
+
+    def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None: ...
+
+    def need(self, *, client: str = "", any_type: bool = False) -> None:
+        """The converted module imports this name of the client / `typing.Any`."""
+        ...
+
+    def leave_alone(self, node: cst.CSTNode, why: str) -> None:
+        """Report a construct left as written, with a TODO on its line."""
+        ...
+
+
+class LeaveAlone(Exception):
+    """Raised by a rule: the construct stays as written, under a TODO giving this reason."""
+
+
+class Rule:
+    """A rewrite rule. Subclasses define `visit_<Node>` / `leave_<Node>` hooks."""
+
+
+Hook = Callable[..., Any]
+
+
+class RuleWalk(cst.CSTTransformer):
+    """A transformer that also runs its rules' hooks, so one walk applies them all.
+
+    Setting `rules` installs, per node type some rule hooks, one visit/leave method that runs
+    the walk's own method and then the rules' (libcst finds them by name); node types no rule
+    hooks cost nothing extra."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        super().__init__()
+        self._installed: list[str] = []
+        self.rules = list(rules)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: list[Rule]) -> None:
+        for name in self._installed:
+            delattr(self, name)
+        self._rules = rules
+        self._installed = []
+        names = {n for rule in rules for n in dir(rule) if n.startswith(("visit_", "leave_"))}
+        for name in sorted(names):
+            hooks = [getattr(rule, name) for rule in rules if hasattr(rule, name)]
+            own = getattr(type(self), name, None)
+            base = own.__get__(self) if own is not None else None
+            kind = getattr(cst, name.split("_", 1)[1])
+            method = (
+                self._visit(base, hooks)
+                if name.startswith("visit_")
+                else self._leave(base, hooks, kind)
+            )
+            setattr(self, name, method)
+            self._installed.append(name)
+
+    @staticmethod
+    def _visit(base: Hook | None, hooks: list[Hook]) -> Hook:
+        def visit(node: cst.CSTNode) -> bool | None:
+            for hook in hooks:
+                hook(node)
+            return base(node) if base is not None else None
+
+        return visit
+
+    def _leave(self, base: Hook | None, hooks: list[Hook], kind: type) -> Hook:
+        def leave(original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+            result = base(original_node, updated_node) if base is not None else updated_node
+            for hook in hooks:
+                if type(result) is not kind:  # another node now: the rules' hooks do not fit
+                    break
+                try:
+                    result = hook(original_node, result)
+                except LeaveAlone as reason:
+                    self.leave_alone(original_node, str(reason))
+            return result
+
+        return leave
+
+    def leave_alone(self, node: cst.CSTNode, why: str) -> None:
+        """What the walk does with a construct a rule leaves alone (the rewrite adds a TODO)."""
+
+
+def apply_rules(module: cst.Module, rules: Sequence[Rule]) -> cst.Module:
+    """The rules alone over a module (what each rule's tests use)."""
+    return module.visit(RuleWalk(rules))
