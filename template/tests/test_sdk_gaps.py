@@ -1,4 +1,4 @@
-# Maintained by the copier-iii-worker template: copier update rewrites this file.
+# Owned by the copier-iii-worker template: `copier update` replaces this file.
 """The private SDK names `src/lib/sdk_gaps.py` relies on are still there. When one of these fails
 after an SDK upgrade, the worker would silently stop waiting for running invocations or stop
 logging locally: fix `sdk_gaps.py` for the new SDK before shipping."""
