@@ -411,5 +411,9 @@ def test_every_maintained_file_says_so_in_its_first_line_and_the_users_files_do_
     assert handler_tests == {f"tests/test_{m}.py" for m in MODULES.values()} | {
         "tests/test_health.py"
     }
+    assert all(
+        "def test_registers_its_functions_and_triggers(" in (project / name).read_text()
+        for name in handler_tests
+    )
     readme = (project / "README.md").read_text()
     assert "| yours: edit freely" in readme and "## Requests to the iii SDK" in readme
