@@ -189,6 +189,23 @@ class EngineDouble:
         with self._changed:
             return {k: v for w in self._workers for k, v in w.triggers.items()}
 
+    def check_registered(
+        self, expected: dict[str, list[tuple[str, Any]]], timeout: float = 10.0
+    ) -> None:
+        """Wait for these functions, then fail unless each has exactly these (type, config)
+        triggers. Functions not named here are left alone."""
+        self.wait_for_functions(*expected, timeout=timeout)
+        self.wait_for_triggers(
+            *(f for f, triggers in expected.items() if triggers), timeout=timeout
+        )
+        found: dict[str, list[tuple[str, Any]]] = {function_id: [] for function_id in expected}
+        for t in self.triggers.values():
+            if t["function_id"] in found:
+                found[t["function_id"]].append((t["trigger_type"], t["config"]))
+        key = partial(json.dumps, sort_keys=True, default=str)
+        got = {f: sorted(triggers, key=key) for f, triggers in found.items()}
+        assert got == {f: sorted(t, key=key) for f, t in expected.items()}, got
+
     def triggers_of(self, trigger_type: str) -> list[Message]:
         return [t for t in self.triggers.values() if t["trigger_type"] == trigger_type]
 
