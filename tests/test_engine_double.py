@@ -146,7 +146,7 @@ def test_check_registered_holds_each_named_function_to_exactly_its_triggers(
     with pytest.raises(AssertionError):
         engine.check_registered({"w::echo": [], "w::plain": []})
     with pytest.raises(AssertionError):
-        engine.check_registered({"w::plain": [("cron", {"expression": "0 * * * * *"})]}, 0.2)
+        engine.check_registered({"w::plain": [("cron", {"expression": "0 * * * * *"})]}, 0.5)
 
 
 @pytest.mark.parametrize(

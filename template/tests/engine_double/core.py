@@ -33,6 +33,7 @@ from .protocol import (
     T,
     answered_line,
     bounded,
+    check_registered,
     run_config,
     stopped,
 )
@@ -190,22 +191,10 @@ class EngineDouble:
             return {k: v for w in self._workers for k, v in w.triggers.items()}
 
     def check_registered(
-        self, expected: dict[str, list[tuple[str, Any]]], timeout: float = 10.0
+        self, expected: dict[str, list[tuple[str, Any]]], timeout: float = 10
     ) -> None:
-        """Wait for these functions, then fail unless each has exactly these (type, config)
-        triggers. Functions not named here are left alone."""
-        self.wait_for_functions(*expected, timeout=timeout)
-        with contextlib.suppress(TimeoutError):  # the comparison below says what is missing
-            self.wait_for_triggers(
-                *(f for f, triggers in expected.items() if triggers), timeout=timeout
-            )
-        found: dict[str, list[tuple[str, Any]]] = {function_id: [] for function_id in expected}
-        for t in self.triggers.values():
-            if t["function_id"] in found:
-                found[t["function_id"]].append((t["trigger_type"], t["config"]))
-        key = partial(json.dumps, sort_keys=True, default=str)
-        got = {f: sorted(triggers, key=key) for f, triggers in found.items()}
-        assert got == {f: sorted(t, key=key) for f, t in expected.items()}, got
+        """Fail unless each function named has exactly these (type, config) triggers."""
+        check_registered(self, expected, timeout)
 
     def triggers_of(self, trigger_type: str) -> list[Message]:
         return [t for t in self.triggers.values() if t["trigger_type"] == trigger_type]
