@@ -135,6 +135,20 @@ def test_records_the_worker_its_functions_and_triggers(engine: EngineDouble, cli
     assert engine.rejected == [] and engine.parked == []
 
 
+def test_check_registered_holds_each_named_function_to_exactly_its_triggers(
+    engine: EngineDouble, client: III
+) -> None:
+    register(client, "w::echo", echo, type="cron", config={"expression": "0 * * * * *"})
+    register(client, "w::other", echo, type="cron", config={"expression": "0 0 * * * *"})
+    client.register_function("w::plain", echo)
+
+    engine.check_registered({"w::echo": [("cron", {"expression": "0 * * * * *"})], "w::plain": []})
+    with pytest.raises(AssertionError):
+        engine.check_registered({"w::echo": [], "w::plain": []})
+    with pytest.raises(AssertionError):
+        engine.check_registered({"w::plain": [("cron", {"expression": "0 * * * * *"})]}, 0.5)
+
+
 @pytest.mark.parametrize(
     ("trigger_type", "config", "message"),
     [

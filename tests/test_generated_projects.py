@@ -143,3 +143,47 @@ def test_project_passes_its_pre_commit_hooks_and_they_catch_update_leftovers(
     assert leftovers.returncode == 1
     assert "no .rej files" in leftovers.stdout and "pyproject.toml.rej" in leftovers.stdout
     assert "no conflict markers" in leftovers.stdout and "README.md" in leftovers.stdout
+
+
+HAND_WRITTEN_MODULE = '''"""A function of our own, registered by hand."""
+
+from src.lib.iii_client import iii
+
+
+async def summary(data: dict[str, str]) -> dict[str, str]:
+    return {"summary": ", ".join(sorted(data))}
+
+
+iii.register_function("{worker}::reports::summary", summary)
+'''
+
+
+@pytest.mark.parametrize("name", ["http"])
+def test_a_function_added_by_hand_keeps_the_projects_suite_green(
+    built: Callable[[str], Project], name: str, tmp_path: Path
+) -> None:
+    """The template's tests check at least their own registrations, so a module the user adds to
+    `src/main.py` (registering a function the template never heard of) breaks nothing."""
+    project = built(name)
+    copy = tmp_path / "project"
+    shutil.copytree(
+        project.path, copy, ignore=shutil.ignore_patterns(".venv", "*_cache", "__pycache__")
+    )
+    (copy / ".venv").symlink_to(project.path / ".venv")
+    worker = project.answers.get("worker_name", "my-worker")
+    (copy / "src" / "reports.py").write_text(HAND_WRITTEN_MODULE.replace("{worker}", worker))
+    main = copy / "src" / "main.py"
+    main.write_text(
+        main.read_text().replace(
+            "HANDLER_MODULES = (\n", 'HANDLER_MODULES = (\n    "src.reports",\n'
+        )
+    )
+    assert '"src.reports",' in main.read_text()
+
+    result = subprocess.run(
+        [project.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=copy, env=project.env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+    assert passed(result), result.stdout + result.stderr
+    assert " passed" in result.stdout and " failed" not in result.stdout

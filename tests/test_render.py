@@ -237,10 +237,10 @@ def test_older_lines_run_under_config_yaml_with_the_built_in_workers(
 
 
 def test_the_0_11_line_imports_logger_from_iii(rendered: Render) -> None:
-    client = (rendered(iii_line="0.11") / "src" / "lib" / "iii_client.py").read_text()
+    lib = rendered(iii_line="0.11") / "src" / "lib"
 
-    assert "from iii import InitOptions, Logger" in client
-    assert "worker_description=" not in client
+    assert "from iii import Logger\n" in (lib / "sdk_gaps.py").read_text()
+    assert "worker_description=" not in (lib / "iii_client.py").read_text()
 
 
 def test_projects_carry_the_add_handler_script_verbatim(rendered: Render) -> None:
@@ -362,3 +362,58 @@ def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project
     providers = sorted({{"stream_auth": "stream"}.get(w, w) for w in workers} - {"update_ops"})
     loaded = sorted(f"tests.engine_double.{m}" for m in shared + workers if m != "__init__")
     assert shown.strip() == f"{providers} {['tests.engine_double', *loaded]}"
+
+
+OWNED_HEADER = "# Owned by the copier-iii-worker template: `copier update` replaces this file.\n"
+YOURS = ("src/handlers/", "README.md", "pyproject.toml")
+
+
+def test_main_is_the_handler_modules_and_one_call_with_no_private_sdk_names(
+    rendered: Render,
+) -> None:
+    project = rendered(triggers=OFFERED, extra_handlers=EXTRAS)
+    main = project / "src" / "main.py"
+
+    assert len(main.read_text().splitlines()) <= 60
+    assert main.read_text().rstrip().endswith("raise SystemExit(run(HANDLER_MODULES))")
+    private = {
+        f"{path.relative_to(project)}: {node.attr}"
+        for path in [main, *(project / "src" / "handlers").glob("*.py")]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+        if not node.attr.startswith("__")
+    }
+    assert private == set()
+
+
+def test_every_maintained_file_says_so_in_its_first_line_and_the_users_files_do_not(
+    rendered: Render,
+) -> None:
+    project = rendered(triggers=OFFERED, deploy=["container"])
+    said = {
+        name
+        for name in files(project)
+        if OWNED_HEADER in (project / name).read_text().splitlines(keepends=True)[:3]
+    }
+    silent = {
+        name
+        for name in files(project) - said
+        if (project / name).stat().st_size and not name.startswith((".git/", "deploy/"))
+    }
+
+    assert {name for name in said if name.startswith(YOURS)} == set()
+    assert {n for n in silent if not n.startswith(YOURS) and not n.startswith("tests/test_")} == {
+        ".copier-answers.yml",  # copier's own warning heads it
+        ".python-version",  # a bare version: no comments
+        "renovate.json",  # JSON: no comments
+    }
+    handler_tests = {n for n in silent if n.startswith("tests/test_")}
+    assert handler_tests == {f"tests/test_{m}.py" for m in MODULES.values()} | {
+        "tests/test_health.py"
+    }
+    assert all(
+        "def test_registers_its_functions_and_triggers(" in (project / name).read_text()
+        for name in handler_tests
+    )
+    readme = (project / "README.md").read_text()
+    assert "| yours: edit freely" in readme and "## Requests to the iii SDK" in readme

@@ -1,3 +1,4 @@
+# Owned by the copier-iii-worker template: `copier update` replaces this file.
 """Shared test setup: every test runs against an engine double (see `engine_double/`), never a
 real one.
 

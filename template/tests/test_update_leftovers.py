@@ -1,3 +1,4 @@
+# Owned by the copier-iii-worker template: `copier update` replaces this file.
 """After `copier update`: no conflict markers and no `.rej` files are left in the project.
 
 Copier reports a conflict by writing markers into the file (or a `.rej` beside it) and still

@@ -1,4 +1,4 @@
-# Owned by the copier-iii-worker template: `copier update` replaces this package.
+# Owned by the copier-iii-worker template: `copier update` replaces this file.
 """A stand-in for the iii engine, so the worker can be tested without installing one.
 
 It plays the engine of one iii line (`line`: "0.11", "0.22" or "0.25"; by default the installed

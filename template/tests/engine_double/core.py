@@ -33,6 +33,7 @@ from .protocol import (
     T,
     answered_line,
     bounded,
+    check_registered,
     run_config,
     stopped,
 )
@@ -188,6 +189,12 @@ class EngineDouble:
     def triggers(self) -> dict[str, Message]:
         with self._changed:
             return {k: v for w in self._workers for k, v in w.triggers.items()}
+
+    def check_registered(
+        self, expected: dict[str, list[tuple[str, Any]]], timeout: float = 10
+    ) -> None:
+        """Fail unless each function named has exactly these (type, config) triggers."""
+        check_registered(self, expected, timeout)
 
     def triggers_of(self, trigger_type: str) -> list[Message]:
         return [t for t in self.triggers.values() if t["trigger_type"] == trigger_type]

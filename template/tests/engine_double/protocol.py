@@ -4,9 +4,11 @@ connection, channels, the base of the engine-worker modules, and reading a proje
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -181,3 +183,25 @@ def run_config(root: Path) -> tuple[set[str] | None, str | None, dict[str, Messa
 def answered_line(root: Path) -> str | None:
     line = _read_yaml(root / ".copier-answers.yml").get("iii_line")
     return str(line) if line else None
+
+
+def check_registered(
+    engine: "EngineDouble", expected: dict[str, list[tuple[str, Any]]], timeout: float
+) -> None:
+    """`EngineDouble.check_registered`: a trigger that never came shows in the comparison."""
+    engine.wait_for_functions(*expected, timeout=timeout)
+    with contextlib.suppress(TimeoutError):
+        engine.wait_for_triggers(*(f for f, t in expected.items() if t), timeout=timeout)
+    key = partial(json.dumps, sort_keys=True, default=str)
+    got = {
+        f: sorted(
+            [
+                (t["trigger_type"], t["config"])
+                for t in engine.triggers.values()
+                if t["function_id"] == f
+            ],
+            key=key,
+        )
+        for f in expected
+    }
+    assert got == {f: sorted(t, key=key) for f, t in expected.items()}, got
