@@ -11,7 +11,7 @@ import copier
 import yaml
 
 from motia_import.convert import Converted
-from motia_import.project import within
+from motia_import.project import requirement_name, within
 
 DEPENDENCY_MARKER = "# Add your own dependencies below this line"
 # Written into the project's pyproject.toml: the converted code keeps its own style, so the
@@ -124,14 +124,20 @@ def insert_after(lines: list[str], header: str, new: list[str]) -> bool:
     return True
 
 
-def keep_warnings(lines: list[str]) -> None:
-    """Added after the template's `"error"` entry: later filters win in pytest."""
+def keep_warnings(lines: list[str], requirements: list[str]) -> None:
+    """Added after the template's `"error"` entry (later filters win in pytest): the categories
+    above, and any warning the imported project's own dependencies issue (requests warns of
+    its dependencies' versions at import, as `RequestsDependencyWarning`, a plain Warning)."""
     at = next((i for i, line in enumerate(lines) if line.strip() == '"error",'), None)
     if at is None:  # nothing turns warnings into errors
         return
     indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    modules = dict.fromkeys(
+        name.replace("-", "_") for name in map(requirement_name, requirements) if name
+    )
+    filters = [*IMPORTED_WARNINGS, *(f"default:::{module}" for module in modules)]
     note = f"{indent}# Added by motia_import: the imported code's warnings stay warnings."
-    lines[at + 1 : at + 1] = [note] + [f'{indent}"{w}",' for w in IMPORTED_WARNINGS]
+    lines[at + 1 : at + 1] = [note] + [f'{indent}"{w}",' for w in filters]
 
 
 def exclude_carried(lines: list[str], carried: list[PurePosixPath]) -> None:
@@ -152,7 +158,7 @@ def edit_pyproject(
 ) -> None:
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
-    keep_warnings(lines)
+    keep_warnings(lines, requirements)
     exclude_carried(lines, carried or [])
     marker = next((i for i, line in enumerate(lines) if DEPENDENCY_MARKER in line), None)
     if marker is None:

@@ -266,14 +266,18 @@ def test_the_generated_pytest_config_keeps_the_imported_codes_warnings_as_warnin
         )
     )
 
-    edit_pyproject(pyproject, [])
+    edit_pyproject(pyproject, ["requests==2.32.3", "python-dateutil>=2"])
 
     filters = tomllib.loads(pyproject.read_text())["tool"]["pytest"]["ini_options"]
-    # pytest applies the later entries last: these win over "error" for their categories.
+    # pytest applies the later entries last: these win over "error" for their categories,
+    # and for whatever the imported project's dependencies warn of.
     assert filters["filterwarnings"][0] == "error"
-    assert {"default::DeprecationWarning", "default::UserWarning"} <= set(
-        filters["filterwarnings"][1:]
-    )
+    assert {
+        "default::DeprecationWarning",
+        "default::UserWarning",
+        "default:::requests",
+        "default:::python_dateutil",
+    } <= set(filters["filterwarnings"][1:])
 
 
 def test_carried_python_files_outside_the_converted_package_skip_the_templates_checks(
