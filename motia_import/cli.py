@@ -227,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         converted,
         extra,
         source.dependencies.requirements,
+        source.root,
     )
     if not args.quiet:
         print(terminal_table(converted))

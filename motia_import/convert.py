@@ -63,7 +63,13 @@ from motia_import.registrations import (
     slug,
 )
 from motia_import.roles import code
-from motia_import.rules.file_paths import file_relative_uses, header
+from motia_import.rules.file_paths import (
+    FileRelative,
+    carry_files,
+    carry_place,
+    file_relative_uses,
+    header,
+)
 from motia_import.static_eval import MISSING, module_constants
 from motia_import.topics import other_language_topics
 from motia_import.transform import (
@@ -199,6 +205,7 @@ def convert(source: SourceProject, worker: str) -> Converted:
         rule=reading.rule.description,
         topics=topics,
         duplicate_routes=analysis.duplicates,
+        carried=rendering.carried,
     )
 
 
@@ -303,6 +310,10 @@ def render_modules(
         rendering.registration.triggers.extend(own_registration.triggers)
         rendering.workers |= rendered.workers
         rendering.compat |= rendered.compat
+        for place, target in rendered.carried.items():
+            if rendering.carried.setdefault(place, target) != target:
+                work.add(str(target), "path built from __file__", Status.TODO,
+                         f"not carried: {rendering.carried[place]} is already carried to {place}")  # fmt: skip
         if rendered.published:
             publisher = unit.step.name if unit.step else str(path)
             rendering.published[publisher] = list(rendered.published)
@@ -845,12 +856,32 @@ def render_unit(
         work.add(where, note.what, note.status, note.detail, step.name if step else "")
     text = finished.code
     uses = file_relative_uses(original_tree, unit.text, unit.path, source.root)
-    if uses:
-        text = header(uses, unit.path, layout.new_paths[unit.path]) + text
+    new_path = layout.new_paths[unit.path]
+    taken = {*layout.new_paths, *layout.new_paths.values()}
+    carried: dict[PurePosixPath, PurePosixPath] = {}
+    left: list[FileRelative] = []
     for use in uses:
-        named = f" ({', '.join(use.targets)} not carried)" if use.targets else ""
-        work.add(f"{unit.path}:{use.line}", "path built from __file__", Status.TODO,
-                 f"the module moved to {layout.new_paths[unit.path]}{named}", step.name if step else "")  # fmt: skip
+        places = {t: carry_place(t, unit.path, new_path, taken) for t in use.targets}
+        missing = [t for t, place in places.items() if place is None]
+        for target, place in places.items():
+            if place is None:
+                continue
+            files, refused = carry_files(source.root, target, place)
+            carried.update(files)
+            work.add(f"{unit.path}:{use.line}", "path built from __file__", Status.CONVERTED,
+                     f"{target} carried to {place}, where the path still reaches it from {new_path}", step.name if step else "")  # fmt: skip
+            for outside in refused:
+                work.add(outside, "file", Status.TODO,
+                         "not carried: its real path is outside the project")  # fmt: skip
+        if missing or not use.targets:
+            left.append(FileRelative(use.line, tuple(missing)))
+            named = (
+                f" ({', '.join(missing)} not carried: outside src/ from there)" if missing else ""
+            )
+            work.add(f"{unit.path}:{use.line}", "path built from __file__", Status.TODO,
+                     f"the module moved to {new_path}{named}", step.name if step else "")  # fmt: skip
+    if left:
+        text = header(left, unit.path, new_path) + text
     for path_module in (m for (p, m) in modules.found_by_name if p == unit.path):
         work.add(str(unit.path), f"import {path_module}", Status.NOTE,
                  "found by file name (no search path Motia used explains it); check it is the module you meant")  # fmt: skip
@@ -859,6 +890,7 @@ def render_unit(
         frozenset(compat),
         frozenset(rewriter.workers),
         tuple(rewriter.published),
+        carried,
     )
 
 

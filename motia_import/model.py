@@ -8,7 +8,7 @@ the reader cannot work out stay as the source text they came from (`Opaque`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -69,11 +69,17 @@ class Step:
     config_problems: list[str] = field(default_factory=list)
 
 
-class Status(StrEnum):
+class Status(str, Enum):  # noqa: UP042 (StrEnum is 3.11+; the importer runs on 3.10)
     CONVERTED = "converted"
     TODO = "TODO"
     SKIPPED = "skipped"
     NOTE = "note"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,8 @@ class RenderedModule:
     compat: frozenset[str]  # motia_compat helpers it imports
     workers: frozenset[str]  # engine workers its rewritten calls use (state, stream, queue)
     published: tuple[str, ...]  # literal topics it publishes to
+    # project files its `__file__` paths read: new place (in DEST) -> path in the source
+    carried: dict[PurePosixPath, PurePosixPath] = field(default_factory=dict)
 
 
 # The conversion's phases (convert.py) ------------------------------------------------------------
@@ -116,6 +124,8 @@ class Converted:
     rule: str
     topics: dict[str, dict[str, list[str]]]  # topic -> {"subscribers": [...], "publishers": [...]}
     duplicate_routes: list[tuple[str, list[str]]]  # route -> the function ids that wanted it
+    # project files read through `__file__` paths: new place (in DEST) -> path in the source
+    carried: dict[PurePosixPath, PurePosixPath] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,3 +162,4 @@ class Rendering:
     compat: set[str] = field(default_factory=set)
     failed: set[PurePosixPath] = field(default_factory=set)
     published: dict[str, list[str]] = field(default_factory=dict)  # publisher -> topics
+    carried: dict[PurePosixPath, PurePosixPath] = field(default_factory=dict)

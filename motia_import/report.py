@@ -161,6 +161,26 @@ def migration_markdown(source: SourceProject, converted: Converted, worker: str)
     else:
         lines.append("No dependencies besides motia.")
     lines += [f"- {n}" for n in deps.notes]
+    lines += ["", "## Project files carried", ""]
+    if converted.carried:
+        lines.append(
+            "Read through paths built from `__file__`: each is at the same place relative to its "
+            "module's new file, inside `src/` (so the wheel and the image carry it):"
+        )
+        lines += [""] + [
+            f"- `{original}` -> `{place}`" for place, original in sorted(converted.carried.items())
+        ]
+    else:
+        lines.append("None.")
+    lines += [
+        "",
+        "## Warnings",
+        "",
+        "The template's pytest turns warnings into errors. The imported code's deprecation, "
+        "future and user warnings (Motia printed them) stay warnings: `pyproject.toml` adds "
+        '`"default::DeprecationWarning"`-style filters after `"error"`. Remove them once the '
+        "converted code is clean.",
+    ]
     lines += [
         "",
         "## Behaviour that differs from Motia",

@@ -3,7 +3,8 @@ files it writes besides the converted code. Quick: nothing is rendered or instal
 
 import shutil
 import subprocess
-from pathlib import Path
+import tomllib
+from pathlib import Path, PurePosixPath
 from textwrap import dedent
 
 import copier
@@ -12,7 +13,7 @@ import pytest
 from motia_import import cli
 from motia_import.convert import Registration, convert
 from motia_import.project import read_project
-from motia_import.render import DEPENDENCY_MARKER, edit_pyproject
+from motia_import.render import DEPENDENCY_MARKER, RenderError, copy_carried, edit_pyproject
 from motia_import.report import checks, migration_markdown, terminal_table
 from motia_import.testgen import imported_steps_test
 from tests.motia_files import FIXTURES, write
@@ -243,6 +244,106 @@ def test_dependencies_go_below_the_marker_and_style_rules_skip_the_converted_cod
     assert text.index("requests") > text.index(DEPENDENCY_MARKER)
     assert '"src/steps/**" = [' in text and 'module = ["src.steps", "src.steps.*"]' in text
     assert 'exclude = ["src/steps/**"]' in text
+
+
+def test_the_generated_pytest_config_keeps_the_imported_codes_warnings_as_warnings(
+    tmp_path: Path,
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        dedent(
+            f"""\
+            [project]
+            dependencies = [
+                {DEPENDENCY_MARKER}
+            ]
+
+            [tool.pytest.ini_options]
+            filterwarnings = [
+                "error",
+            ]
+            """
+        )
+    )
+
+    edit_pyproject(pyproject, ["requests==2.32.3", "python-dateutil>=2"])
+
+    filters = tomllib.loads(pyproject.read_text())["tool"]["pytest"]["ini_options"]
+    # pytest applies the later entries last: these win over "error" for their categories,
+    # and for whatever the imported project's dependencies warn of.
+    assert filters["filterwarnings"][0] == "error"
+    assert {
+        "default::DeprecationWarning",
+        "default::UserWarning",
+        "default:::requests",
+        "default:::python_dateutil",
+    } <= set(filters["filterwarnings"][1:])
+
+
+def test_carried_python_files_outside_the_converted_package_skip_the_templates_checks(
+    tmp_path: Path,
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        f"[project]\ndependencies = [\n    {DEPENDENCY_MARKER}\n]\n\n[tool.ruff]\n"
+        'line-length = 100\n\n[tool.mypy]\nstrict = true\nfiles = ["src"]\n'
+    )
+
+    edit_pyproject(
+        pyproject,
+        [],
+        [PurePosixPath("src/services/image-agent/proc.py"), PurePosixPath("src/steps/a.txt")],
+    )
+
+    data = tomllib.loads(pyproject.read_text())
+    assert data["tool"]["ruff"]["extend-exclude"] == ["src/services/image-agent/proc.py"]
+    assert data["tool"]["mypy"]["exclude"] == ["^src/services/image\\-agent/proc\\.py"]
+
+
+def test_carried_files_are_copied_and_listed_in_migration_md(tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "project",
+        {
+            "requirements.txt": "motia==1.0.4\n",
+            "assets/banner.txt": "hello\n",
+            "steps/hello_step.py": """\
+                from pathlib import Path
+
+                from motia import http
+
+                BANNER = (Path(__file__).parent / "../assets/banner.txt").read_text()
+                config = {"name": "Hello", "triggers": [http("GET", "/hello")]}
+
+                async def handler(request):
+                    return {"status": 200, "body": BANNER}
+                """,
+        },
+    )
+    project = read_project(source)
+    converted = convert(project, "w")
+
+    copy_carried(project.root, tmp_path / "out", converted.carried)
+
+    assert (tmp_path / "out/src/assets/banner.txt").read_text() == "hello\n"
+    report = migration_markdown(project, converted, "w")
+    assert "- `assets/banner.txt` -> `src/assets/banner.txt`" in report
+    assert '`"default::DeprecationWarning"`' in report
+
+
+def test_copying_refuses_a_carried_file_whose_real_path_left_the_project(tmp_path: Path) -> None:
+    """Checked again as it is copied: the file may have become a link since it was read."""
+    outside = write(tmp_path / "outside", {"secret.txt": "hunter2\n"})
+    source = tmp_path / "project"
+    source.mkdir()
+    (source / "banner.txt").symlink_to(outside / "secret.txt")
+
+    with pytest.raises(RenderError, match="outside SOURCE"):
+        copy_carried(
+            source,
+            tmp_path / "out",
+            {PurePosixPath("src/banner.txt"): PurePosixPath("banner.txt")},
+        )
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_generated_registration_test_is_formatted_and_typed(tmp_path: Path) -> None:

@@ -984,7 +984,9 @@ def test_state_and_stream_keys_passed_as_one_star_argument_fill_the_payload(
     assert not todos(converted)
 
 
-def test_paths_built_from_file_get_a_todo_naming_the_files_left_behind(tmp_path: Path) -> None:
+def test_files_read_through_file_paths_are_carried_to_the_same_place_from_the_new_module(
+    tmp_path: Path,
+) -> None:
     converted = convert_files(
         tmp_path,
         {
@@ -1005,12 +1007,111 @@ def test_paths_built_from_file_get_a_todo_naming_the_files_left_behind(tmp_path:
     )
 
     code = module(converted, "src/steps/greet/hello.py")
+    # src/steps/greet/../../assets is src/assets: the path in the code is unchanged and valid.
+    assert converted.carried == {
+        PurePosixPath("src/assets/banner.txt"): PurePosixPath("assets/banner.txt")
+    }
+    assert "TODO" not in code and not todos(converted)
+    assert any(
+        f.status is Status.CONVERTED
+        and "assets/banner.txt carried to src/assets/banner.txt" in f.detail
+        for f in converted.findings
+    )
+
+
+def test_a_path_joined_from_pieces_carries_the_file_it_reaches(tmp_path: Path) -> None:
+    # Read at import: convert_files' import check has no carried files, so convert alone.
+    root = write(
+        tmp_path / "project",
+        {
+            **PIN_104,
+            "data/prices.json": "{}\n",
+            "data/other.json": "{}\n",
+            "steps/price_step.py": """\
+                import json
+                import os
+
+                from motia import http
+
+                PRICES = json.load(open(os.path.join(os.path.dirname(__file__), "..", "data", "prices.json")))
+                config = {"name": "Price", "triggers": [http("GET", "/price")]}
+
+                async def handler(request):
+                    return {"status": 200, "body": PRICES}
+                """,
+        },
+    )
+    converted = convert(read_project(root), "w")
+
+    assert converted.carried == {
+        PurePosixPath("src/data/prices.json"): PurePosixPath("data/prices.json")
+    }
+    assert not todos(converted)
+
+
+def test_a_file_whose_new_place_is_the_templates_keeps_a_todo_naming_it(tmp_path: Path) -> None:
+    # Read at import: convert_files' import check has no carried files, so convert alone.
+    root = write(
+        tmp_path / "project",
+        {
+            **PIN_104,
+            "lib/words.txt": "a\n",
+            "steps/words_step.py": """\
+                from pathlib import Path
+
+                from motia import http
+
+                WORDS = (Path(__file__).parent / "../lib/words.txt").read_text().split()
+                config = {"name": "Words", "triggers": [http("GET", "/words")]}
+
+                async def handler(request):
+                    return {"status": 200, "body": WORDS}
+                """,
+        },
+    )
+    converted = convert(read_project(root), "w")
+
+    # From src/steps/ the same path is src/lib/, the template's own package.
+    code = module(converted, "src/steps/words.py")
+    assert not converted.carried
     assert code.startswith(
-        "# TODO(motia-import): paths built from __file__ (line 6 of steps/greet/hello_step.py) "
-        "now start from src/steps/greet/hello.py, and only Python modules were carried:\n"
-        "# TODO(motia-import): copy assets/banner.txt and fix the path(s).\n"
+        "# TODO(motia-import): paths built from __file__ (line 5 of steps/words_step.py) "
+        "now start from src/steps/words.py, and not every file they read could be carried:\n"
+        "# TODO(motia-import): copy lib/words.txt into src/ and fix the path(s).\n"
     )
     assert (
-        "path built from __file__: the module moved to src/steps/greet/hello.py "
-        "(assets/banner.txt not carried)"
+        "path built from __file__: the module moved to src/steps/words.py "
+        "(lib/words.txt not carried: outside src/ from there)"
     ) in todos(converted)
+
+
+def test_a_carried_folder_leaves_out_links_whose_real_path_is_outside_the_project(
+    tmp_path: Path,
+) -> None:
+    outside = write(tmp_path / "outside", {"secret.txt": "hunter2\n"})
+    root = write(
+        tmp_path / "project",
+        {
+            **PIN_104,
+            "steps/prompts/hello.txt": "hello\n",
+            "steps/ask_step.py": """\
+                from pathlib import Path
+
+                from motia import http
+
+                PROMPTS = Path(__file__).parent / "prompts"
+                config = {"name": "Ask", "triggers": [http("GET", "/ask")]}
+
+                async def handler(request):
+                    return {"status": 200, "body": (PROMPTS / "hello.txt").read_text()}
+                """,
+        },
+    )
+    (root / "steps/prompts/secret.txt").symlink_to(outside / "secret.txt")
+
+    converted = convert(read_project(root), "w")
+
+    assert converted.carried == {
+        PurePosixPath("src/steps/prompts/hello.txt"): PurePosixPath("steps/prompts/hello.txt")
+    }
+    assert "file: not carried: its real path is outside the project" in todos(converted)
