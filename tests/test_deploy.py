@@ -111,7 +111,7 @@ def python_constant(source: Path, name: str) -> float:
 
 def drain_seconds(project: Path) -> float:
     """How long a stopping worker may take: running invocations, then closing the client."""
-    grace = python_constant(project / "src" / "main.py", "DEFAULT_STOP_GRACE_SECONDS")
+    grace = python_constant(project / "src" / "lib" / "runtime.py", "DEFAULT_STOP_GRACE_SECONDS")
     close = python_constant(
         project / "src" / "lib" / "iii_client.py", r"def stop_client\(timeout: float"
     )
