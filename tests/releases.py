@@ -12,7 +12,7 @@ from typing import Any
 import copier
 import pytest
 
-from harness.projects import snapshot
+from harness.projects import TEMPLATE, snapshot
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Template Tests",
@@ -56,6 +56,37 @@ def make_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     commit_all(repo, "release 2.0.0: iii-sdk 0.22.1")
     git(repo, "tag", "2.0.0")
     return repo
+
+
+def releases_across(change: str, repo: Path, before: str, after: str) -> Path:
+    """`repo` made a git repository of this template tagged 1.0.0 at the commit before `change`
+    (a git revision) and 2.0.0 at the working tree: a project of the older layout to update."""
+    archive = subprocess.run(
+        ["git", "archive", f"{change}^"], cwd=TEMPLATE, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, f"release 1.0.0: {before}")
+    git(repo, "tag", "1.0.0")
+    git(repo, "rm", "-q", "-r", ".")
+    snapshot(repo)
+    commit_all(repo, f"release 2.0.0: {after}")
+    git(repo, "tag", "2.0.0")
+    return repo
+
+
+def last_commit_touching(path: str, *log_args: str) -> str:
+    """The newest commit of this template's history that changed `path` (narrowed by `log_args`,
+    e.g. --diff-filter=A for the one that added it). Needs the history: a shallow clone fails."""
+    commits = subprocess.run(
+        ["git", "log", "--format=%H", *log_args, "--", path],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert commits, f"no commit in this checkout's history touches {path}"
+    return commits[0]
 
 
 def copy(releases: Path, destination: Path, version: str, answers: dict[str, Any]) -> Path:

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.projects import TEMPLATE, snapshot
-from tests.releases import commit_all, copy, git, leftovers, update
+from tests.releases import (
+    commit_all,
+    copy,
+    git,
+    last_commit_touching,
+    leftovers,
+    releases_across,
+    update,
+)
 from tests.test_update import passes_its_tests
 
 SINGLE_FILE = "template/tests/engine_double.py"
@@ -19,26 +26,13 @@ ANSWERS = {"triggers": ["http"], "iii_line": "0.25"}
 def before_and_after(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A template repository tagged 1.0.0 at the last commit with the single-file double and
     2.0.0 at the working tree."""
-    removed_in = subprocess.run(
-        ["git", "rev-list", "-1", "HEAD", "--", SINGLE_FILE],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    repo = tmp_path_factory.mktemp("double-releases")
-    archive = subprocess.run(
-        ["git", "archive", f"{removed_in}^"], cwd=TEMPLATE, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
-    assert (repo / SINGLE_FILE).is_file()
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "release 1.0.0: the single-file engine double")
-    git(repo, "tag", "1.0.0")
-    git(repo, "rm", "-q", "-r", ".")
-    snapshot(repo)
-    commit_all(repo, "release 2.0.0: the engine double as a package")
-    git(repo, "tag", "2.0.0")
+    repo = releases_across(
+        last_commit_touching(SINGLE_FILE),
+        tmp_path_factory.mktemp("double-releases"),
+        "the single-file engine double",
+        "the engine double as a package",
+    )
+    assert git(repo, "ls-tree", "--name-only", "1.0.0", SINGLE_FILE).strip() == SINGLE_FILE
     return repo
 
 

@@ -1,13 +1,19 @@
 """`copier update` carries a project generated before the worker runtime moved out of `src/main.py`
 (into `src/lib/runtime.py`) to the new layout, keeping the user's edits in their handlers."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness.projects import TEMPLATE, snapshot
-from tests.releases import commit_all, copy, git, leftovers, update
+from tests.releases import (
+    commit_all,
+    copy,
+    git,
+    last_commit_touching,
+    leftovers,
+    releases_across,
+    update,
+)
 from tests.test_update import passes_its_tests
 
 RUNTIME = "template/src/lib/runtime.py.jinja"
@@ -29,26 +35,13 @@ iii.register_function("my-worker::reports::summary", summary)
 def before_and_after(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A template repository tagged 1.0.0 at the commit before `src/lib/runtime.py` and 2.0.0 at
     the working tree."""
-    added_in = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", RUNTIME],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()[-1]
-    repo = tmp_path_factory.mktemp("runtime-releases")
-    archive = subprocess.run(
-        ["git", "archive", f"{added_in}^"], cwd=TEMPLATE, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
-    assert not (repo / RUNTIME).exists()
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "release 1.0.0: the runtime in src/main.py")
-    git(repo, "tag", "1.0.0")
-    git(repo, "rm", "-q", "-r", ".")
-    snapshot(repo)
-    commit_all(repo, "release 2.0.0: the runtime in src/lib/runtime.py")
-    git(repo, "tag", "2.0.0")
+    repo = releases_across(
+        last_commit_touching(RUNTIME, "--diff-filter=A"),
+        tmp_path_factory.mktemp("runtime-releases"),
+        "the runtime in src/main.py",
+        "the runtime in src/lib/runtime.py",
+    )
+    assert git(repo, "ls-tree", "--name-only", "1.0.0", RUNTIME) == ""
     return repo
 
 
