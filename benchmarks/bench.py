@@ -137,6 +137,17 @@ class Figures:
     raw_cpu: list[float] = field(default_factory=list)  # worker CPU s per call, as measured
     idle: list[float] = field(default_factory=list)  # worker CPU s per second with no call
 
+    def record(self, name: object, results: list[Any], calls: int, wall: float, cpu: float,
+               idle: float, busy: float) -> None:  # fmt: skip
+        """One round: `calls` answered in `wall` seconds, `cpu` worker seconds over `busy`."""
+        failed = [result for result in results if isinstance(result, BaseException)]
+        if failed:  # an error path would be measured instead of the handler
+            raise RuntimeError(f"{len(failed)} calls of {name} failed: {failed[0]}")
+        self.rates.append(calls / wall)
+        self.raw_cpu.append(cpu / calls)
+        self.cpu.append((cpu - idle * busy) / calls)
+        self.idle.append(idle)
+
     @property
     def rate(self) -> float:
         return statistics.median(self.rates)
@@ -197,14 +208,7 @@ def measure(targets: dict[Key, Target], rounds: int, calls: int) -> dict[Key, Fi
             busy = wall + settle(target.pid)
             cpu = cpu_seconds(target.pid) - cpu
             target.engine.reset()
-            failed = [result for result in results if isinstance(result, BaseException)]
-            if failed:  # an error path would be measured instead of the handler
-                raise RuntimeError(f"{len(failed)} calls of {name} failed: {failed[0]}")
-            figure = figures[name]
-            figure.rates.append(calls / wall)
-            figure.raw_cpu.append(cpu / calls)
-            figure.cpu.append((cpu - idle[target.pid] * busy) / calls)
-            figure.idle.append(idle[target.pid])
+            figures[name].record(name, results, calls, wall, cpu, idle[target.pid], busy)
     return figures
 
 
@@ -240,15 +244,8 @@ def measure_together(targets: dict[Key, Target], rounds: int, calls: int) -> dic
             for name, target in targets.items():
                 wall, results = runs[name]
                 target.engine.reset()
-                failed = [result for result in results if isinstance(result, BaseException)]
-                if failed:
-                    raise RuntimeError(f"{len(failed)} calls of {name} failed: {failed[0]}")
                 cpu = cpu_seconds(target.pid) - before[target.pid]
-                figure = figures[name]
-                figure.rates.append(calls / wall)
-                figure.raw_cpu.append(cpu / calls)
-                figure.cpu.append((cpu - idle[target.pid] * busy) / calls)
-                figure.idle.append(idle[target.pid])
+                figures[name].record(name, results, calls, wall, cpu, idle[target.pid], busy)
     return figures
 
 
