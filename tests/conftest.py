@@ -21,7 +21,7 @@ from tests.releases import make_releases
 
 sys.path.insert(0, str(ENGINE_DOUBLE_DIR))  # `import engine_double`, as generated projects do
 # Motia projects the importer's tests convert: source to read, not tests to collect.
-collect_ignore = ["motia_projects"]
+collect_ignore = ["importer/motia_projects"]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -82,7 +82,7 @@ def rendered(tmp_path: Path, template_copy: Path) -> Callable[..., Path]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line per image that tests/test_images.py built: Python, package manager, build time,
+    """One line per image that tests/generated/test_images.py built: Python, package manager, build time,
     size, whether its smoke test then passed and how long `docker stop` took (CI's record)."""
     rows = []
     for outcome in ("passed", "failed"):

@@ -13,7 +13,7 @@ from motia_import.project import read_project
 from motia_import.registrations import api_path, cron_expression, slug
 from motia_import.static_eval import evaluate_path
 from motia_import.versions import Version, parse_version, pinned_version
-from tests.motia_files import FIXTURES, write
+from tests.importer.motia_files import FIXTURES, write
 
 
 def step_of(source: str, name: str = "steps/x_step.py"):  # type: ignore[no-untyped-def]

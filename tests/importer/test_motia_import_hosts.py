@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.motia_files import FIXTURES, interpreter, write
+from tests.importer.motia_files import FIXTURES, interpreter, write
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 HOSTS = ("python3.10", "python3.12")
 RUNTIME = ("libcst", "pyyaml", "packaging", "tomli", "copier==9.19.1")
 

@@ -1,4 +1,4 @@
-"""`python -m motia_import` on each fixture project in tests/motia_projects/ (0.x, 1.0 RC, 1.0.4,
+"""`python -m motia_import` on each fixture project in tests/importer/motia_projects/ (0.x, 1.0 RC, 1.0.4,
 the RC project again on the 0.11 line, and edge cases), end to end: the command writes a project
 of this template without touching the source; the project installs the way its README says and
 passes its own tests, ruff, ruff format and mypy; its worker registers the converted functions
@@ -26,7 +26,7 @@ from engine_double import EngineDouble
 from filelock import FileLock
 
 from harness.projects import TEMPLATE, Project, build, kill_if_running, project_at, python_for
-from tests.motia_files import FIXTURES
+from tests.importer.motia_files import FIXTURES
 from tests.releases import commit_all, git, leftovers
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from motia_import.project import read_project
 from motia_import.render import DEPENDENCY_MARKER, RenderError, copy_carried, edit_pyproject
 from motia_import.report import checks, migration_markdown, terminal_table
 from motia_import.testgen import imported_steps_test
-from tests.motia_files import FIXTURES, write
+from tests.importer.motia_files import FIXTURES, write
 
 RUFF = shutil.which("ruff") or "ruff"
 
@@ -384,7 +384,7 @@ def test_the_routes_the_importer_leaves_to_the_template_are_the_templates() -> N
 
     from motia_import.convert import TEMPLATE_ROUTES
 
-    kinds = yaml.safe_load((Path(__file__).parents[1] / "kinds.yml").read_text())["kinds"]
+    kinds = yaml.safe_load((Path(__file__).parents[2] / "kinds.yml").read_text())["kinds"]
     health = kinds["health"]
     route = f"GET {health['params']['path']['default']}"
     assert health["with_engine"] == "http"
@@ -505,7 +505,7 @@ def test_force_never_follows_a_link_from_dest_into_source(
 def test_the_template_facts_come_from_copier_yml_and_lines_yml() -> None:
     import yaml
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     questions = yaml.safe_load((root / "copier.yml").read_text())
     lines = list(yaml.safe_load((root / "lines.yml").read_text()))
     options = {a.dest: a for a in cli.parser()._actions}
@@ -525,7 +525,7 @@ def test_the_importer_restates_no_template_fact() -> None:
     """The values live in copier.yml and lines.yml; a copy in motia_import/ would drift."""
     import yaml
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     questions = yaml.safe_load((root / "copier.yml").read_text())
     facts = [
         questions["engine_url"]["default"],

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from motia_import.convert import Converted, convert
 from motia_import.model import Status
 from motia_import.project import read_project
-from tests.motia_files import check_target_grammar, write
+from tests.importer.motia_files import check_target_grammar, write
 
 RUFF = shutil.which("ruff") or "ruff"
 PIN_104 = {"pyproject.toml": '[project]\nname = "p"\ndependencies = ["motia==1.0.4"]\n'}

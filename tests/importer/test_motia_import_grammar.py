@@ -10,7 +10,13 @@ import pytest
 from motia_import.convert import convert
 from motia_import.model import Status
 from motia_import.project import read_project
-from tests.motia_files import FIXTURES, TARGET_PYTHONS, compile_under, lint_for_target, write
+from tests.importer.motia_files import (
+    FIXTURES,
+    TARGET_PYTHONS,
+    compile_under,
+    lint_for_target,
+    write,
+)
 
 PROJECTS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 

@@ -80,7 +80,7 @@ def compile_under(python: str, where: Path) -> bool:
 
 def check_target_grammar(where: Path) -> None:
     """The converted tree under `where` is valid for a Python 3.10 target: ruff, then the real
-    compilers of TARGET_PYTHONS that are installed (tests/test_motia_import_grammar.py
+    compilers of TARGET_PYTHONS that are installed (tests/importer/test_motia_import_grammar.py
     requires them)."""
     lint_for_target(where)
     for python in TARGET_PYTHONS:

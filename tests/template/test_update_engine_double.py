@@ -16,7 +16,7 @@ from tests.releases import (
     releases_across,
     update,
 )
-from tests.test_update import passes_its_tests
+from tests.template.test_update import passes_its_tests
 
 SINGLE_FILE = "template/tests/engine_double.py"
 ANSWERS = {"triggers": ["http"], "iii_line": "0.25"}

@@ -14,7 +14,7 @@ from tests.releases import (
     releases_across,
     update,
 )
-from tests.test_update import passes_its_tests
+from tests.template.test_update import passes_its_tests
 
 RUNTIME = "template/src/lib/runtime.py.jinja"
 ANSWERS = {"triggers": ["http", "cron"], "iii_line": "0.25"}

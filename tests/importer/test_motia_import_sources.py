@@ -27,7 +27,7 @@ from motia_import.project import read_project
 from motia_import.render import DEPENDENCY_MARKER, edit_pyproject
 from motia_import.report import migration_markdown, terminal_table
 from motia_import.versions import Interval, npm_range, parse_version, pep440_range
-from tests.motia_files import write
+from tests.importer.motia_files import write
 
 STEP_1X = """\
 from motia import http

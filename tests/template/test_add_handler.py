@@ -50,7 +50,7 @@ def files_of(project: Path) -> dict[str, bytes]:
     }
 
 
-# Each refusal is copier.yml's (tests/test_questions.py has them all); these show the script
+# Each refusal is copier.yml's (tests/template/test_questions.py has them all); these show the script
 # passes them on. The first stays in the fast tier.
 REFUSED = [
     (["http", "class", "--path", "/orders"], "class is taken by Python"),

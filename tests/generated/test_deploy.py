@@ -18,8 +18,8 @@ from kubernetes_validate.utils import ValidationError, validate
 from pytest_copie.plugin import Copie
 
 from harness.projects import TEMPLATE, render
-from tests.test_questions import first_line, refusal
-from tests.test_render import CONTAINER_KEYS
+from tests.template.test_questions import first_line, refusal
+from tests.template.test_render import CONTAINER_KEYS
 
 Render = Callable[..., Path]
 
