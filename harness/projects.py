@@ -158,12 +158,22 @@ def project_at(path: Path, answers: dict[str, Any], name: str = "") -> Project:
     return Project(path, answers, env, name)
 
 
-def build(path: Path, answers: dict[str, Any], name: str = "") -> Project:
-    """Install a rendered project the way its README says, with its chosen package manager."""
+def build(
+    path: Path, answers: dict[str, Any], name: str = "", *, with_pip: bool = False
+) -> Project:
+    """Install a rendered project with its chosen package manager. A pip project installs the way
+    its README says (pip itself) only `with_pip`: the suite proves that path on one render, and
+    installs the other pip projects' same `pyproject.toml` with `uv pip`, ten times faster."""
     project = project_at(path, answers, name)
     python = project.env["UV_PYTHON"]
+    uv = shutil.which("uv") or "uv"
     if answers.get("package_manager", "uv") == "uv":
-        steps: list[tuple[str, ...]] = [(shutil.which("uv") or "uv", "sync", "--quiet")]
+        steps: list[tuple[str, ...]] = [(uv, "sync", "--quiet")]
+    elif not with_pip:
+        steps = [
+            (uv, "venv", "--quiet", "--seed", "--python", python, ".venv"),
+            (uv, "pip", "install", "--quiet", "--python", ".venv", "-e", ".", "--group", "dev"),
+        ]
     else:
         pip = (project.tool("python"), "-m", "pip", "install", "--quiet")
         steps = [

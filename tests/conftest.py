@@ -33,6 +33,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         pytest.skip(str(missing))
 
 
+# The renders installed with pip itself, the way a pip project's README says (the other pip
+# renders install the same pyproject.toml with uv, faster).
+README_PIP = {"all-pip"}
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callable[[str], Project]:
     """A named render from renders.yml, rendered and installed once per test run: xdist workers
@@ -51,7 +56,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callable[
                     if (path / ".venv").is_dir():
                         projects[name] = project_at(path, answers, name)
                     else:
-                        projects[name] = build(render(path, answers), answers, name)
+                        projects[name] = build(
+                            render(path, answers), answers, name, with_pip=name in README_PIP
+                        )
             except PythonMissing as missing:
                 pytest.skip(str(missing))
         return projects[name]

@@ -90,9 +90,14 @@ def test_installed_wheel_runs_as_python_m_src_main(
     project = built(name)
     venv = tmp_path / "deploy"
     python = str(venv / "bin" / "python")
-    subprocess.run([project.tool("python"), "-m", "venv", str(venv)], check=True)
+    # uv builds the wheel with the project's own build backend, as `pip install .` does, in a
+    # fraction of pip's time.
+    uv = shutil.which("uv") or "uv"
+    subprocess.run(
+        [uv, "venv", "--quiet", "--python", project.tool("python"), str(venv)], check=True
+    )
     install = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", str(project.path)],
+        [uv, "pip", "install", "--quiet", "--python", python, str(project.path)],
         capture_output=True,
         text=True,
         check=False,
@@ -132,10 +137,11 @@ def test_project_passes_its_pre_commit_hooks_and_they_catch_update_leftovers(
     commit_all(copy, "generated")
     env = {**project.env, **GIT_ENV, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit")}
 
-    def hooks() -> subprocess.CompletedProcess[str]:
+    def hooks(skip: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [project.tool("pre-commit"), "run", "--all-files"],
-            cwd=copy, env=env, capture_output=True, text=True, timeout=600, check=False,
+            cwd=copy, env={**env, "SKIP": skip}, capture_output=True, text=True, timeout=600,
+            check=False,
         )  # fmt: skip
 
     clean = hooks()
@@ -145,7 +151,9 @@ def test_project_passes_its_pre_commit_hooks_and_they_catch_update_leftovers(
             "<" * 7 + " before updating\nours\n" + "=" * 7 + "\ntheirs\n" + ">" * 7 + " after\n"
         )
     git(copy, "add", "-A")
-    leftovers = hooks()
+    # The clean run proved ruff and mypy; the guards (hooks and the project's leftovers test)
+    # are what a leftover must trip.
+    leftovers = hooks(skip="ruff-check,ruff-format,mypy")
 
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert leftovers.returncode == 1

@@ -141,11 +141,11 @@ def test_dry_run_prints_the_update_that_keeps_earlier_handlers(
 def test_added_handlers_coexist_and_survive_an_update(releases: Path, tmp_path: Path) -> None:
     project = copy(releases, tmp_path / "worker", "1.0.0", ANSWERS)
 
+    # A second handler of a kind the project has (http), and two of kinds it has not, each
+    # bringing its engine worker (cron, pubsub).
     for args in (
         ["http", "orders", "--path", "/orders"],
-        ["http", "reports", "--path", "/reports"],
         ["cron", "nightly", "--expression", "0 0 3 * * *"],
-        ["queue", "emails", "--topic", "emails.send"],
         ["subscribe", "alerts", "--topic", "alerts.fired"],
     ):
         result = add(project, *args)
@@ -155,8 +155,7 @@ def test_added_handlers_coexist_and_survive_an_update(releases: Path, tmp_path: 
 
     handlers = {p.stem for p in (project / "src" / "handlers").glob("*.py")}
     assert handlers == {
-        "__init__", "items", "jobs", "stream_auth", "orders", "reports", "nightly", "emails", "alerts",
-        "health",
+        "__init__", "items", "jobs", "stream_auth", "orders", "nightly", "alerts", "health",
     }  # fmt: skip
     main = (project / "src" / "main.py").read_text()
     assert all(f'"src.handlers.{name}",' in main for name in ("orders", "nightly", "alerts"))
@@ -166,7 +165,7 @@ def test_added_handlers_coexist_and_survive_an_update(releases: Path, tmp_path: 
     ]  # fmt: skip
     assert '"iii-sdk==0.22.1"' in (project / "pyproject.toml").read_text()
     kept = yaml.safe_load((project / ".copier-answers.yml").read_text())["extra_handlers"]
-    assert [h["name"] for h in kept] == ["orders", "reports", "nightly", "emails", "alerts"]
+    assert [h["name"] for h in kept] == ["orders", "nightly", "alerts"]
     assert leftovers(project) == []
     installed = build(project, ANSWERS)
     result = installed.run(installed.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider")

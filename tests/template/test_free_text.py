@@ -66,7 +66,7 @@ def rendered(answers: dict[str, Any], source: Path) -> Iterator[Path]:
         shutil.rmtree(workdir)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(description='Say "hi" {{ 7 * 7 }} {% raw %} \\ \n """ done')
 @given(description=TRICKY)
 def test_description_survives_every_file_it_lands_in(description: str, template_copy: Path) -> None:
@@ -103,7 +103,7 @@ def checks(project: Path, mypy_cache: Path) -> list[subprocess.CompletedProcess[
 
 @pytest.mark.slow
 @settings(
-    max_examples=6,
+    max_examples=3,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
