@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from harness.projects import RENDERS, TEMPLATE, render, snapshot
+from harness.projects import RENDERS, TEMPLATE, render, snapshot, working_tree_files
 
 EXAMPLES_DIR = TEMPLATE / "examples"
 REGENERATE = "python -m harness.examples"
@@ -62,13 +62,17 @@ def render_example(name: str, destination: Path, template: Path) -> Path:
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, bool]]:
-    """Each file under `root` by its relative path: its bytes and whether it is executable."""
-    if not root.is_dir():
-        return {}
+    """Each file under `root` by its relative path: its bytes and whether it is executable. Under
+    examples/, the files git would commit (not caches a tool left in an example)."""
+    if root.is_relative_to(EXAMPLES_DIR):
+        inside = root.relative_to(TEMPLATE).as_posix()
+        paths = [TEMPLATE / name for name in working_tree_files(inside)]
+    else:
+        paths = list(root.rglob("*"))
     return {
         path.relative_to(root).as_posix(): (path.read_bytes(), bool(path.stat().st_mode & 0o111))
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
+        for path in sorted(paths)
+        if path.is_file()
     }
 
 
