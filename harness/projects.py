@@ -51,17 +51,22 @@ def render(destination: Path, answers: dict[str, Any], source: Path = TEMPLATE) 
     return destination
 
 
-def snapshot(destination: Path) -> Path:
-    """The template's files as git sees them in the working tree (tracked, or new and not ignored),
-    copied into a plain folder."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+def working_tree_files(folder: str = ".") -> list[str]:
+    """The files under `folder` of the template that git sees in the working tree (tracked, or new
+    and not ignored), as paths relative to the template."""
+    return subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", folder],
         cwd=TEMPLATE,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
-    for name in listed:
+
+
+def snapshot(destination: Path) -> Path:
+    """The template's files as git sees them in the working tree (tracked, or new and not ignored),
+    copied into a plain folder."""
+    for name in working_tree_files():
         if (TEMPLATE / name).is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(TEMPLATE / name, destination / name)
