@@ -1,5 +1,7 @@
 """Fixtures shared by the template's tests."""
 
+import json
+import shutil
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -78,12 +80,33 @@ def template_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot(tmp_path_factory.mktemp("template"))
 
 
+@pytest.fixture(scope="session")
+def renders_seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each answer set rendered once per xdist worker: a render is a function of the template and
+    the answers, and many tests read the same one."""
+    return {}
+
+
 @pytest.fixture
-def rendered(tmp_path: Path, template_copy: Path) -> Callable[..., Path]:
-    """Render with the given answers (defaults for the rest) into a fresh directory."""
+def rendered(
+    tmp_path: Path,
+    template_copy: Path,
+    renders_seen: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Path]:
+    """Render with the given answers (defaults for the rest) into a fresh directory that the test
+    may change: a copy of the one render of those answers."""
 
     def make(**answers: object) -> Path:
-        return render(tmp_path / "project", answers, template_copy)
+        destination = tmp_path / "project"
+        if destination.exists():  # a second render in one test: copier's own behaviour
+            return render(destination, answers, template_copy)
+        key = json.dumps(answers, sort_keys=True)
+        if key not in renders_seen:
+            renders_seen[key] = render(
+                tmp_path_factory.mktemp("render") / "project", answers, template_copy
+            )
+        return Path(shutil.copytree(renders_seen[key], destination, symlinks=True))
 
     return make
 
