@@ -5,9 +5,11 @@ parses them, and responses returned or streamed over channels, as the line's wor
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -59,6 +61,7 @@ def _error_id() -> str:
 
 # serde_json refuses input nested 128 deep (its recursion limit counts every `[` and `{`).
 SERDE_DEPTH_LIMIT = 128
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -111,55 +114,21 @@ def _serde_int(text: str) -> int | float:
     return number if -(2**63) <= number < 2**64 else _serde_float(text)
 
 
-def _nesting(text: str) -> int:
-    """The deepest `[`/`{` nesting outside strings."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def _has_surrogate(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if any("\ud800" <= char <= "\udfff" for char in item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def serde_json_loads(raw: bytes) -> Any:
     """Parse `raw` as serde_json::from_slice does, raising ValueError where it fails: strict
     UTF-8 (no BOM), no NaN or Infinity, at most 127 levels of nesting, no lone surrogate
     (`"\\ud800"`), integers wider than 64 bits read as floats."""
     text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
-    if _nesting(text) >= SERDE_DEPTH_LIMIT:
+    bare = _STRING.sub('""', text)  # the deepest `[`/`{` nesting outside strings
+    if max(accumulate((c in "[{") - (c in "]}") for c in bare), default=0) >= SERDE_DEPTH_LIMIT:
         raise ValueError("recursion limit exceeded")
     value = json.loads(
         text, parse_constant=_refuse_constant, parse_float=_serde_float, parse_int=_serde_int
     )
-    if _has_surrogate(value):
-        raise ValueError("lone surrogate in hex escape")
+    try:  # json.loads joins escaped surrogate pairs; a lone one is left, and does not encode
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("lone surrogate in hex escape") from None
     return value
 
 
