@@ -226,9 +226,7 @@ class EngineDouble:
         `query` adds to the path's query string; a list value repeats its key (the handler, as
         for real, gets one string per key: the last)."""
         http: Any = self._worker("http", "http")
-        response: HttpResponse = http.request(
-            method, path, body=body, headers=headers, query=query, data=data
-        )
+        response: HttpResponse = http.request(method, path, body, headers, query, data)
         return response
 
     def call(self, function_id: str, data: Any) -> Any:

@@ -170,15 +170,12 @@ class Provider(EngineWorker):
         self,
         method: str,
         path: str,
-        *,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        query: Mapping[str, str | list[str]] | None = None,
-        data: bytes | str | None = None,
+        body: Any,
+        headers: dict[str, str] | None,
+        query: Mapping[str, str | list[str]] | None,
+        data: bytes | str | None,
     ) -> HttpResponse:
-        """An HTTP request to the engine's http worker: `body` is sent as JSON, `data` as is.
-        `query` adds to the path's query string; a list value repeats its key (the handler, as
-        for real, gets one string per key: the last)."""
+        """`EngineDouble.http`."""
         request_headers = {name.lower(): value for name, value in (headers or {}).items()}
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data or b""
         if body is not None:
