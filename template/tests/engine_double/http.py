@@ -257,16 +257,10 @@ class Provider(EngineWorker):
         self, status: int, code: str, message: str, *, error_id: bool = True
     ) -> HttpResponse:
         """An engine-made error: flat on 0.11, the `{error: {code, message}}` envelope after."""
-        envelope: Message
+        extra = {"error_id": _error_id()} if error_id else {}
         if self.rules.http_flat_errors:
-            envelope = {"error": message}
-        else:
-            envelope = {"error": {"code": code, "message": message}}
-        if error_id:
-            (envelope if self.rules.http_flat_errors else envelope["error"])["error_id"] = (
-                _error_id()
-            )
-        return self._json_response(status, envelope)
+            return self._json_response(status, {"error": message, **extra})
+        return self._json_response(status, {"error": {"code": code, "message": message, **extra}})
 
     @staticmethod
     def _json_response(
@@ -332,9 +326,7 @@ class Provider(EngineWorker):
         json_typed = "application/json" in request["headers"].get("content-type", "")
         request_channel, response_channel = self.engine._open_channel(), self.engine._open_channel()
         try:
-            if raw and not (
-                self.rules.http_flat_errors and json_typed
-            ):  # 0.11 keeps a JSON body off it
+            if raw and not (self.rules.http_flat_errors and json_typed):  # 0.11 keeps JSON off
                 request_channel.frames.put_nowait(raw)
             request_channel.frames.put_nowait(None)
             payload = {
@@ -430,9 +422,8 @@ class Provider(EngineWorker):
                     return self._error(500, "INTERNAL_ERROR", "invocation timed out")
                 if result is not None:
                     return self._buffered(result)
-                if (
-                    self.rules.http_registry
-                ):  # an idle timeout, then whatever status was set, no body
+                # The registry worker: an idle timeout, then whatever status was set, no body.
+                if self.rules.http_registry:
                     with contextlib.suppress(TimeoutError):
                         await bounded(asyncio.shield(first), self.engine.http_timeout)
                     if not first.done():
@@ -485,12 +476,8 @@ class Provider(EngineWorker):
         """A returned response: only `status_code` counts (`statusCode` is ignored); headers are a
         map or `["Name: value"]` lines; a string body with a Content-Type of your own goes raw."""
         value = result if isinstance(result, dict) else {}
-        status = value.get("status_code")
-        status = (
-            status
-            if isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 1000
-            else 200
-        )
+        status = value.get("status_code")  # True and False are ints, and out of range
+        status = status if isinstance(status, int) and 100 <= status < 1000 else 200
         headers: dict[str, str] = {}
         listed = value.get("headers")
         if isinstance(listed, list):
