@@ -55,10 +55,6 @@ def _shape(method: str, path: str) -> str:
     return f"{method}:{'/'.join(segments)}"
 
 
-def _error_id() -> str:
-    return format(time.time_ns() & 0xFFFFFFFFFFFF, "x")
-
-
 # serde_json refuses input nested 128 deep (its recursion limit counts every `[` and `{`).
 SERDE_DEPTH_LIMIT = 128
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -161,10 +157,12 @@ class Provider(EngineWorker):
     def registered(self, trigger: Message) -> None:
         route = self._route_of(trigger)
         if route is not None:
-            self._add_route(route)
+            self._routes[self._route_key(route)] = route
 
     def unregistered(self, trigger: Message) -> None:
-        self._drop_route(trigger["id"])
+        for key, route in list(self._routes.items()):
+            if route.trigger["id"] == trigger["id"]:
+                del self._routes[key]
 
     def request(
         self,
@@ -220,14 +218,6 @@ class Provider(EngineWorker):
                 )
         return None
 
-    def _add_route(self, route: Route) -> None:
-        self._routes[self._route_key(route)] = route
-
-    def _drop_route(self, trigger_id: str) -> None:
-        for key, route in list(self._routes.items()):
-            if route.trigger["id"] == trigger_id:
-                del self._routes[key]
-
     def _match_route(
         self, method: str, path: str
     ) -> tuple[Route | None, dict[str, str], list[str]]:
@@ -257,7 +247,7 @@ class Provider(EngineWorker):
         self, status: int, code: str, message: str, *, error_id: bool = True
     ) -> HttpResponse:
         """An engine-made error: flat on 0.11, the `{error: {code, message}}` envelope after."""
-        extra = {"error_id": _error_id()} if error_id else {}
+        extra = {"error_id": format(time.time_ns() & 0xFFFFFFFFFFFF, "x")} if error_id else {}
         if self.rules.http_flat_errors:
             return self._json_response(status, {"error": message, **extra})
         return self._json_response(status, {"error": {"code": code, "message": message, **extra}})

@@ -25,10 +25,6 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _json_depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max((_json_depth(v) for v in value.values()), default=0)
@@ -164,7 +160,7 @@ class _Ops:
             holder.pop(path, None)
         elif path not in holder:
             holder[path] = -by if kind == "decrement" else by
-        elif _is_number(holder[path]):
+        elif isinstance(holder[path], (int, float)) and not isinstance(holder[path], bool):
             holder[path] += -by if kind == "decrement" else by
         else:
             label, found = path or "root", _json_type(holder[path])
