@@ -8,7 +8,7 @@ from pathlib import Path
 
 # The budget a default render is held to, in lines as `wc -l` counts them (newline bytes, so a
 # last line without one is not counted), .git excluded.
-TOTAL_LINES = 3_920  # the goal: 2,000
+TOTAL_LINES = 3_910  # the goal: 2,000
 FILE_LINES = 700
 
 
