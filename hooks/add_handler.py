@@ -3,16 +3,12 @@
 
     python scripts/add_handler.py KIND NAME [--path P | --expression E | --topic T | --stream S]
 
-KIND is one of the template's trigger kinds (the README lists them and what each takes); NAME
-becomes the module (src/handlers/NAME.py) and the prefix of its function ids (<worker>::NAME).
-
-It adds the handler to the project's `extra_handlers` answer and runs `copier update` at the
-template version the project is on. Copier checks the handler against the template's rules and
-refuses a bad one with the reason, changing nothing; a good one gets its module, its test, its
-import in src/main.py, its row in the README and any run-config wiring, and later updates keep
-it. Commit your work first: copier updates only a clean git tree.
-
-This file belongs to the template: `copier update` replaces it.
+KIND is a trigger kind (the README lists them and what each takes); NAME becomes the module
+(src/handlers/NAME.py) and the prefix of its function ids (<worker>::NAME). It adds the handler to
+the `extra_handlers` answer and runs `copier update` at the project's template version, which
+refuses a bad handler with the reason, changing nothing, and renders a good one with its test, its
+import in src/main.py, its README row and any run-config wiring. Commit first: copier updates only
+a clean git tree.
 """
 
 import argparse

@@ -44,22 +44,8 @@ EXPECTED_FUNCTIONS = {
     "orders-worker::health",
 }
 EXPECTED_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
-    (
-        "http",
-        "orders-worker::items::create",
-        {
-            "api_path": "/items",
-            "http_method": "POST",
-        },
-    ),
-    (
-        "http",
-        "orders-worker::items::get",
-        {
-            "api_path": "/items/:id",
-            "http_method": "GET",
-        },
-    ),
+    ("http", "orders-worker::items::create", {"api_path": "/items", "http_method": "POST"}),
+    ("http", "orders-worker::items::get", {"api_path": "/items/:id", "http_method": "GET"}),
     (
         "http",
         "orders-worker::admin::status",
@@ -71,13 +57,7 @@ EXPECTED_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
             ],
         },
     ),
-    (
-        "cron",
-        "orders-worker::heartbeat",
-        {
-            "expression": "0 */5 * * * *",
-        },
-    ),
+    ("cron", "orders-worker::heartbeat", {"expression": "0 */5 * * * *"}),
     (
         "durable:subscriber",
         "orders-worker::jobs::process",
@@ -88,45 +68,12 @@ EXPECTED_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
             },
         },
     ),
-    (
-        "subscribe",
-        "orders-worker::broadcasts::on-message",
-        {
-            "topic": "orders-worker.events",
-        },
-    ),
-    (
-        "state",
-        "orders-worker::state-changes",
-        {
-            "scope": "orders-worker",
-        },
-    ),
-    (
-        "stream",
-        "orders-worker::stream-changes",
-        {
-            "stream_name": "events",
-        },
-    ),
-    (
-        "stream:join",
-        "orders-worker::stream-presence::join",
-        {},
-    ),
-    (
-        "stream:leave",
-        "orders-worker::stream-presence::leave",
-        {},
-    ),
-    (
-        "http",
-        "orders-worker::health",
-        {
-            "api_path": "/healthz",
-            "http_method": "GET",
-        },
-    ),
+    ("subscribe", "orders-worker::broadcasts::on-message", {"topic": "orders-worker.events"}),
+    ("state", "orders-worker::state-changes", {"scope": "orders-worker"}),
+    ("stream", "orders-worker::stream-changes", {"stream_name": "events"}),
+    ("stream:join", "orders-worker::stream-presence::join", {}),
+    ("stream:leave", "orders-worker::stream-presence::leave", {}),
+    ("http", "orders-worker::health", {"api_path": "/healthz", "http_method": "GET"}),
 ]
 STOP_SECONDS = 10
 

@@ -7,14 +7,7 @@ from tests.engine_double import EngineDouble
 def test_registers_its_functions_and_triggers(engine: EngineDouble) -> None:
     engine.check_registered(
         {
-            "orders-worker::heartbeat": [
-                (
-                    "cron",
-                    {
-                        "expression": "0 */5 * * * *",
-                    },
-                ),
-            ],
+            "orders-worker::heartbeat": [("cron", {"expression": "0 */5 * * * *"})],
         }
     )
 

@@ -14,14 +14,7 @@ from tests.engine_double import EngineDouble
 def test_registers_its_functions_and_triggers(engine: EngineDouble) -> None:
     engine.check_registered(
         {
-            "orders-worker::state-changes": [
-                (
-                    "state",
-                    {
-                        "scope": "orders-worker",
-                    },
-                ),
-            ],
+            "orders-worker::state-changes": [("state", {"scope": "orders-worker"})],
         }
     )
 

@@ -12,14 +12,7 @@ from tests.engine_double import EngineDouble
 def test_registers_its_functions_and_triggers(engine: EngineDouble) -> None:
     engine.check_registered(
         {
-            "orders-worker::stream-changes": [
-                (
-                    "stream",
-                    {
-                        "stream_name": "events",
-                    },
-                ),
-            ],
+            "orders-worker::stream-changes": [("stream", {"stream_name": "events"})],
         }
     )
 

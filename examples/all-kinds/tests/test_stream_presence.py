@@ -12,18 +12,8 @@ from tests.engine_double import EngineDouble
 def test_registers_its_functions_and_triggers(engine: EngineDouble) -> None:
     engine.check_registered(
         {
-            "orders-worker::stream-presence::join": [
-                (
-                    "stream:join",
-                    {},
-                ),
-            ],
-            "orders-worker::stream-presence::leave": [
-                (
-                    "stream:leave",
-                    {},
-                ),
-            ],
+            "orders-worker::stream-presence::join": [("stream:join", {})],
+            "orders-worker::stream-presence::leave": [("stream:leave", {})],
         }
     )
 

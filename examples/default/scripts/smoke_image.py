@@ -32,30 +32,9 @@ EXPECTED_FUNCTIONS = {
     "my-worker::health",
 }
 EXPECTED_TRIGGERS: list[tuple[str, str, dict[str, Any]]] = [
-    (
-        "http",
-        "my-worker::items::create",
-        {
-            "api_path": "/items",
-            "http_method": "POST",
-        },
-    ),
-    (
-        "http",
-        "my-worker::items::get",
-        {
-            "api_path": "/items/:id",
-            "http_method": "GET",
-        },
-    ),
-    (
-        "http",
-        "my-worker::health",
-        {
-            "api_path": "/healthz",
-            "http_method": "GET",
-        },
-    ),
+    ("http", "my-worker::items::create", {"api_path": "/items", "http_method": "POST"}),
+    ("http", "my-worker::items::get", {"api_path": "/items/:id", "http_method": "GET"}),
+    ("http", "my-worker::health", {"api_path": "/healthz", "http_method": "GET"}),
 ]
 STOP_SECONDS = 10
 

@@ -7,15 +7,7 @@ from tests.engine_double import EngineDouble
 def test_registers_its_functions_and_triggers(engine: EngineDouble) -> None:
     engine.check_registered(
         {
-            "my-worker::health": [
-                (
-                    "http",
-                    {
-                        "api_path": "/healthz",
-                        "http_method": "GET",
-                    },
-                ),
-            ],
+            "my-worker::health": [("http", {"api_path": "/healthz", "http_method": "GET"})],
         }
     )
 

@@ -14,24 +14,8 @@ from tests.engine_double import EngineDouble
 def test_registers_its_functions_and_triggers(engine: EngineDouble) -> None:
     engine.check_registered(
         {
-            "my-worker::items::create": [
-                (
-                    "http",
-                    {
-                        "api_path": "/items",
-                        "http_method": "POST",
-                    },
-                ),
-            ],
-            "my-worker::items::get": [
-                (
-                    "http",
-                    {
-                        "api_path": "/items/:id",
-                        "http_method": "GET",
-                    },
-                ),
-            ],
+            "my-worker::items::create": [("http", {"api_path": "/items", "http_method": "POST"})],
+            "my-worker::items::get": [("http", {"api_path": "/items/:id", "http_method": "GET"})],
         }
     )
 

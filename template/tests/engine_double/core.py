@@ -226,9 +226,7 @@ class EngineDouble:
         `query` adds to the path's query string; a list value repeats its key (the handler, as
         for real, gets one string per key: the last)."""
         http: Any = self._worker("http", "http")
-        response: HttpResponse = http.request(
-            method, path, body=body, headers=headers, query=query, data=data
-        )
+        response: HttpResponse = http.request(method, path, body, headers, query, data)
         return response
 
     def call(self, function_id: str, data: Any) -> Any:
@@ -438,7 +436,8 @@ class EngineDouble:
             self._forget(previous)
             self._spawn(previous.connection.close())
 
-    async def _reject(self, worker: Connection, rejection: Message) -> None:
+    async def _reject(self, worker: Connection, code: str, **fields: Any) -> None:
+        rejection = {"type": "registrationrejected", "code": code, **fields}
         self._record(lambda: self.registration_rejections.append(rejection))
         await self._send(worker, rejection)
 
@@ -449,13 +448,10 @@ class EngineDouble:
             # From 0.23 one live worker owns an id in a namespace; only this registration fails.
             await self._reject(
                 worker,
-                {
-                    "type": "registrationrejected",
-                    "code": "FUNCTION_NAMESPACE_CONFLICT",
-                    "namespace": worker.namespace,
-                    "function_id": function_id,
-                    "owner_worker_id": owner.worker_id,
-                },
+                "FUNCTION_NAMESPACE_CONFLICT",
+                namespace=worker.namespace,
+                function_id=function_id,
+                owner_worker_id=owner.worker_id,
             )
             return
 
@@ -467,16 +463,9 @@ class EngineDouble:
 
         self._record(register)
         if self.rules.registry_identity:
+            ack = {"type": "functionregistered", "id": function_id, "namespace": worker.namespace}
             await self._send(
-                worker,
-                {
-                    "type": "functionregistered",
-                    "id": function_id,
-                    "namespace": worker.namespace,
-                    "revision": 1,
-                    "local_dispatch": True,
-                    "observers": [],
-                },
+                worker, {**ack, "revision": 1, "local_dispatch": True, "observers": []}
             )
 
     def _unregister_function(self, worker: Connection, function_id: str) -> None:
@@ -502,13 +491,10 @@ class EngineDouble:
             # A second live worker with the same name: fatal, the engine closes the connection.
             await self._reject(
                 worker,
-                {
-                    "type": "registrationrejected",
-                    "code": "WORKER_NAMESPACE_CONFLICT",
-                    "namespace": namespace,
-                    "worker_name": name,
-                    "owner_worker_id": holder.worker_id,
-                },
+                "WORKER_NAMESPACE_CONFLICT",
+                namespace=namespace,
+                worker_name=name,
+                owner_worker_id=holder.worker_id,
             )
             self._forget(worker)
             await worker.connection.close()

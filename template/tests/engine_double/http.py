@@ -5,9 +5,11 @@ parses them, and responses returned or streamed over channels, as the line's wor
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -53,12 +55,9 @@ def _shape(method: str, path: str) -> str:
     return f"{method}:{'/'.join(segments)}"
 
 
-def _error_id() -> str:
-    return format(time.time_ns() & 0xFFFFFFFFFFFF, "x")
-
-
 # serde_json refuses input nested 128 deep (its recursion limit counts every `[` and `{`).
 SERDE_DEPTH_LIMIT = 128
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -111,55 +110,21 @@ def _serde_int(text: str) -> int | float:
     return number if -(2**63) <= number < 2**64 else _serde_float(text)
 
 
-def _nesting(text: str) -> int:
-    """The deepest `[`/`{` nesting outside strings."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def _has_surrogate(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if any("\ud800" <= char <= "\udfff" for char in item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def serde_json_loads(raw: bytes) -> Any:
     """Parse `raw` as serde_json::from_slice does, raising ValueError where it fails: strict
     UTF-8 (no BOM), no NaN or Infinity, at most 127 levels of nesting, no lone surrogate
     (`"\\ud800"`), integers wider than 64 bits read as floats."""
     text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
-    if _nesting(text) >= SERDE_DEPTH_LIMIT:
+    bare = _STRING.sub('""', text)  # the deepest `[`/`{` nesting outside strings
+    if max(accumulate((c in "[{") - (c in "]}") for c in bare), default=0) >= SERDE_DEPTH_LIMIT:
         raise ValueError("recursion limit exceeded")
     value = json.loads(
         text, parse_constant=_refuse_constant, parse_float=_serde_float, parse_int=_serde_int
     )
-    if _has_surrogate(value):
-        raise ValueError("lone surrogate in hex escape")
+    try:  # json.loads joins escaped surrogate pairs; a lone one is left, and does not encode
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("lone surrogate in hex escape") from None
     return value
 
 
@@ -192,24 +157,23 @@ class Provider(EngineWorker):
     def registered(self, trigger: Message) -> None:
         route = self._route_of(trigger)
         if route is not None:
-            self._add_route(route)
+            self._routes[self._route_key(route)] = route
 
     def unregistered(self, trigger: Message) -> None:
-        self._drop_route(trigger["id"])
+        for key, route in list(self._routes.items()):
+            if route.trigger["id"] == trigger["id"]:
+                del self._routes[key]
 
     def request(
         self,
         method: str,
         path: str,
-        *,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        query: Mapping[str, str | list[str]] | None = None,
-        data: bytes | str | None = None,
+        body: Any,
+        headers: dict[str, str] | None,
+        query: Mapping[str, str | list[str]] | None,
+        data: bytes | str | None,
     ) -> HttpResponse:
-        """An HTTP request to the engine's http worker: `body` is sent as JSON, `data` as is.
-        `query` adds to the path's query string; a list value repeats its key (the handler, as
-        for real, gets one string per key: the last)."""
+        """`EngineDouble.http`."""
         request_headers = {name.lower(): value for name, value in (headers or {}).items()}
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data or b""
         if body is not None:
@@ -254,14 +218,6 @@ class Provider(EngineWorker):
                 )
         return None
 
-    def _add_route(self, route: Route) -> None:
-        self._routes[self._route_key(route)] = route
-
-    def _drop_route(self, trigger_id: str) -> None:
-        for key, route in list(self._routes.items()):
-            if route.trigger["id"] == trigger_id:
-                del self._routes[key]
-
     def _match_route(
         self, method: str, path: str
     ) -> tuple[Route | None, dict[str, str], list[str]]:
@@ -291,16 +247,10 @@ class Provider(EngineWorker):
         self, status: int, code: str, message: str, *, error_id: bool = True
     ) -> HttpResponse:
         """An engine-made error: flat on 0.11, the `{error: {code, message}}` envelope after."""
-        envelope: Message
+        extra = {"error_id": format(time.time_ns() & 0xFFFFFFFFFFFF, "x")} if error_id else {}
         if self.rules.http_flat_errors:
-            envelope = {"error": message}
-        else:
-            envelope = {"error": {"code": code, "message": message}}
-        if error_id:
-            (envelope if self.rules.http_flat_errors else envelope["error"])["error_id"] = (
-                _error_id()
-            )
-        return self._json_response(status, envelope)
+            return self._json_response(status, {"error": message, **extra})
+        return self._json_response(status, {"error": {"code": code, "message": message, **extra}})
 
     @staticmethod
     def _json_response(
@@ -366,9 +316,7 @@ class Provider(EngineWorker):
         json_typed = "application/json" in request["headers"].get("content-type", "")
         request_channel, response_channel = self.engine._open_channel(), self.engine._open_channel()
         try:
-            if raw and not (
-                self.rules.http_flat_errors and json_typed
-            ):  # 0.11 keeps a JSON body off it
+            if raw and not (self.rules.http_flat_errors and json_typed):  # 0.11 keeps JSON off
                 request_channel.frames.put_nowait(raw)
             request_channel.frames.put_nowait(None)
             payload = {
@@ -464,9 +412,8 @@ class Provider(EngineWorker):
                     return self._error(500, "INTERNAL_ERROR", "invocation timed out")
                 if result is not None:
                     return self._buffered(result)
-                if (
-                    self.rules.http_registry
-                ):  # an idle timeout, then whatever status was set, no body
+                # The registry worker: an idle timeout, then whatever status was set, no body.
+                if self.rules.http_registry:
                     with contextlib.suppress(TimeoutError):
                         await bounded(asyncio.shield(first), self.engine.http_timeout)
                     if not first.done():
@@ -519,12 +466,8 @@ class Provider(EngineWorker):
         """A returned response: only `status_code` counts (`statusCode` is ignored); headers are a
         map or `["Name: value"]` lines; a string body with a Content-Type of your own goes raw."""
         value = result if isinstance(result, dict) else {}
-        status = value.get("status_code")
-        status = (
-            status
-            if isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 1000
-            else 200
-        )
+        status = value.get("status_code")  # True and False are ints, and out of range
+        status = status if isinstance(status, int) and 100 <= status < 1000 else 200
         headers: dict[str, str] = {}
         listed = value.get("headers")
         if isinstance(listed, list):

@@ -70,60 +70,27 @@ class LineRules:
     state_list_keys: bool
 
 
-FEATURES_0_25 = ("observe.v1", "local-dispatch.v1")
-
+# Each fact, for 0.11, 0.22 and 0.25.
+_FACTS = {
+    "reattach": (False, True, True),
+    "features": ((), (), ("observe.v1", "local-dispatch.v1")),
+    "registry_identity": (False, False, True),
+    "not_found_suffix": ("", "", " in namespace default."),
+    "trigger_metadata": (False, True, True),
+    "http_registry": (False, False, True),
+    "http_flat_errors": (True, False, False),
+    "http_metadata": (False, True, False),
+    "cron_registry": (False, False, True),
+    "queue_attempts": ("fixed", "retries+1", "retries"),
+    "queue_registry": (False, False, True),
+    "enqueue_served": (True, False, True),
+    "enqueue_without_queue": ("QueueModule not loaded", NO_QUEUE_PROVIDER, NO_QUEUE_PROVIDER),
+    "pubsub_drops_topic": (True, True, False),
+    "state_list_keys": (False, False, True),
+}
 RULES = {
-    "0.11": LineRules(
-        reattach=False,
-        features=(),
-        registry_identity=False,
-        not_found_suffix="",
-        trigger_metadata=False,
-        http_registry=False,
-        http_flat_errors=True,
-        http_metadata=False,
-        cron_registry=False,
-        queue_attempts="fixed",
-        queue_registry=False,
-        enqueue_served=True,
-        enqueue_without_queue="QueueModule not loaded",
-        pubsub_drops_topic=True,
-        state_list_keys=False,
-    ),
-    "0.22": LineRules(
-        reattach=True,
-        features=(),
-        registry_identity=False,
-        not_found_suffix="",
-        trigger_metadata=True,
-        http_registry=False,
-        http_flat_errors=False,
-        http_metadata=True,
-        cron_registry=False,
-        queue_attempts="retries+1",
-        queue_registry=False,
-        enqueue_served=False,
-        enqueue_without_queue=NO_QUEUE_PROVIDER,
-        pubsub_drops_topic=True,
-        state_list_keys=False,
-    ),
-    "0.25": LineRules(
-        reattach=True,
-        features=FEATURES_0_25,
-        registry_identity=True,
-        not_found_suffix=" in namespace default.",
-        trigger_metadata=True,
-        http_registry=True,
-        http_flat_errors=False,
-        http_metadata=False,
-        cron_registry=True,
-        queue_attempts="retries",
-        queue_registry=True,
-        enqueue_served=True,
-        enqueue_without_queue=NO_QUEUE_PROVIDER,
-        pubsub_drops_topic=False,
-        state_list_keys=True,
-    ),
+    line: LineRules(**{fact: values[i] for fact, values in _FACTS.items()})  # type: ignore[arg-type]
+    for i, line in enumerate(LINES)
 }
 
 

@@ -25,16 +25,51 @@ def _json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _json_depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max((_json_depth(v) for v in value.values()), default=0)
     if isinstance(value, list):
         return 1 + max((_json_depth(v) for v in value), default=0)
     return 0
+
+
+def _path_problem(segments: list[str]) -> tuple[str, str] | None:
+    if len(segments) > 32:
+        return "too_deep", f"Path depth {len(segments)} exceeds maximum of 32"
+    for segment in segments:
+        size = len(segment.encode())
+        if not segment:
+            return "empty_segment", "Path contains an empty segment"
+        if size > 256:
+            return "segment_too_long", f"Path segment of {size} bytes exceeds maximum of 256"
+        if segment in _PROTO_KEYS:
+            return (
+                "proto_polluted",
+                f"Path segment '{segment}' is not allowed (prototype pollution).",
+            )
+    return None
+
+
+def _merge_problem(value: Any) -> tuple[str, str] | None:
+    if not isinstance(value, dict):
+        return "not_an_object", "Merge value must be a JSON object"
+    if len(value) > 1024:
+        return (
+            "too_many_keys",
+            f"Merge value has {len(value)} top-level keys, exceeds maximum of 1024",
+        )
+    polluted = next((key for key in value if key in _PROTO_KEYS), None)
+    if polluted is not None:
+        return (
+            "proto_polluted",
+            f'Merge value top-level key "{polluted}" is a prototype-pollution sink',
+        )
+    if _json_depth(value) > 16:
+        return (
+            "too_deep",
+            f"Merge value JSON nesting depth {_json_depth(value)} exceeds maximum of 16",
+        )
+    return None
 
 
 class _Ops:
@@ -51,30 +86,10 @@ class _Ops:
         )
 
     def path_ok(self, op: str, index: int, segments: list[str]) -> bool:
-        if len(segments) > 32:
-            self.error(
-                index, f"{op}.path.too_deep", f"Path depth {len(segments)} exceeds maximum of 32"
-            )
-            return False
-        for segment in segments:
-            if not segment:
-                self.error(index, f"{op}.path.empty_segment", "Path contains an empty segment")
-                return False
-            if len(segment.encode()) > 256:
-                self.error(
-                    index,
-                    f"{op}.path.segment_too_long",
-                    f"Path segment of {len(segment.encode())} bytes exceeds maximum of 256",
-                )
-                return False
-            if segment in _PROTO_KEYS:
-                self.error(
-                    index,
-                    f"{op}.path.proto_polluted",
-                    f"Path segment '{segment}' is not allowed (prototype pollution).",
-                )
-                return False
-        return True
+        problem = _path_problem(segments)
+        if problem is not None:
+            self.error(index, f"{op}.path.{problem[0]}", problem[1])
+        return problem is None
 
     def walk(self, segments: list[str]) -> dict[str, Any]:
         """The object at `segments`, creating (or replacing non-objects with) empty objects."""
@@ -129,40 +144,7 @@ class _Ops:
         by = op["by"] if kind in ("increment", "decrement") else 0
         if not isinstance(by, int) or isinstance(by, bool):
             raise KeyError("by")
-        sign = -1 if kind == "decrement" else 1
-        if not path:
-            if kind == "set":
-                self.current = op.get("value")
-            elif kind == "remove":
-                self.current = None
-            elif self.using_default:
-                self.current = sign * by
-            elif _is_number(self.current):
-                self.current = self.current + sign * by
-            else:
-                self.error(
-                    index,
-                    f"{kind}.not_number",
-                    f"Expected number at path 'root', got {_json_type(self.current)}.",
-                )
-                return
-        elif isinstance(self.current, dict):
-            if kind == "set":
-                self.current[path] = op.get("value")
-            elif kind == "remove":
-                self.current.pop(path, None)
-            elif path not in self.current:
-                self.current[path] = sign * by
-            elif _is_number(self.current[path]):
-                self.current[path] += sign * by
-            else:
-                self.error(
-                    index,
-                    f"{kind}.not_number",
-                    f"Expected number at path '{path}', got {_json_type(self.current[path])}.",
-                )
-                return
-        else:
+        if path and not isinstance(self.current, dict):
             self.error(
                 index,
                 f"{kind}.target_not_object",
@@ -170,6 +152,24 @@ class _Ops:
                 "expected object.",
             )
             return
+        # The root is the value under "" of a holder of its own (empty while it is missing).
+        holder = self.current if path else {} if self.using_default else {"": self.current}
+        if kind == "set":
+            holder[path] = op.get("value")
+        elif kind == "remove":
+            holder.pop(path, None)
+        elif path not in holder:
+            holder[path] = -by if kind == "decrement" else by
+        elif isinstance(holder[path], (int, float)) and not isinstance(holder[path], bool):
+            holder[path] += -by if kind == "decrement" else by
+        else:
+            label, found = path or "root", _json_type(holder[path])
+            self.error(
+                index, f"{kind}.not_number", f"Expected number at path '{label}', got {found}."
+            )
+            return
+        if not path:
+            self.current = holder.get(path)
         self.using_default = False
 
     @staticmethod
@@ -182,30 +182,9 @@ class _Ops:
         segments, value = self.segments(op.get("path")), op["value"]
         if not self.path_ok("merge", index, segments):
             return
-        if not isinstance(value, dict):
-            self.error(index, "merge.value.not_an_object", "Merge value must be a JSON object")
-            return
-        if len(value) > 1024:
-            self.error(
-                index,
-                "merge.value.too_many_keys",
-                f"Merge value has {len(value)} top-level keys, exceeds maximum of 1024",
-            )
-            return
-        polluted = next((key for key in value if key in _PROTO_KEYS), None)
-        if polluted is not None:
-            self.error(
-                index,
-                "merge.value.proto_polluted",
-                f'Merge value top-level key "{polluted}" is a prototype-pollution sink',
-            )
-            return
-        if _json_depth(value) > 16:
-            self.error(
-                index,
-                "merge.value.too_deep",
-                f"Merge value JSON nesting depth {_json_depth(value)} exceeds maximum of 16",
-            )
+        problem = _merge_problem(value)
+        if problem is not None:
+            self.error(index, f"merge.value.{problem[0]}", problem[1])
             return
         if segments:
             self.walk(segments).update(value)
