@@ -7,12 +7,17 @@ Each test's docstring names the engine source it follows: `R@tag:` is iii-hq/iii
 
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +30,8 @@ from iii import InitOptions, InvocationError, TriggerAction
 from iii.iii import III
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+
+from harness.projects import ENGINE_DOUBLE_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -721,6 +728,87 @@ def test_http_applies_status_code_and_ignores_status_code_in_camel_case(
     assert engine.http("POST", "/a", body={}).status_code == 201
     assert engine.http("GET", "/b").status_code == 200
     assert engine.http("GET", "/c").body == {}
+
+
+def test_http_url_serves_the_routes_on_a_real_port_to_any_http_client(
+    engine: EngineDouble, client: III
+) -> None:
+    """The engine's http worker listens on a port of its own (WK:http/src/lib.rs binds `port`,
+    3111 by default); what arrives there is what `EngineDouble.http` answers: routes, status
+    codes, headers, the line's error envelope, keep-alive, chunked bodies."""
+    register(client, "w::echo", lambda request: {"status_code": 201, "body": request["body"],
+             "headers": {"x-seen": request["headers"].get("x-test", "")}},
+             type="http", config={"api_path": "/echo", "http_method": "POST"})  # fmt: skip
+    engine.wait_for_triggers("w::echo")
+    host, port = engine.http_url.removeprefix("http://").split(":")
+
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("POST", "/echo", body=b'{"a": 1}', headers={"X-Test": "yes"})
+    created = connection.getresponse()
+    created_body = json.loads(created.read())
+    connection.request("GET", "/nowhere")  # the same connection: keep-alive
+    missing = connection.getresponse()
+    missing_body = missing.read()
+    connection.request("POST", "/echo", body=iter([b'{"b"', b": 2}"]),
+                       headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)  # fmt: skip
+    chunked = json.loads(connection.getresponse().read())
+    connection.close()
+
+    assert (created.status, created_body, created.getheader("x-seen")) == (201, {"a": 1}, "yes")
+    expected = engine.http("GET", "/nowhere")
+    assert (missing.status, missing_body) == (expected.status_code, expected.content)
+    assert chunked == {"b": 2}
+
+
+def test_http_url_is_empty_without_the_http_worker_and_survives_a_restart(
+    doubles: Start,
+) -> None:
+    """A project that runs no http worker has no HTTP port; an engine that comes back listens on
+    the same ports."""
+    assert doubles(providers={"state"}).http_url == ""
+    engine = doubles(providers={"http"})
+    before = engine.http_url
+
+    engine.restart()
+
+    assert engine.http_url == before
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(before + "/nowhere", timeout=10)
+    missing.value.close()
+    assert missing.value.code == 404
+
+
+def test_the_development_command_plays_the_engine_on_its_ports_and_refuses_a_taken_one(
+    tmp_path: Path,
+) -> None:
+    """`python -m tests.engine_double` (here `engine_double`, from the template's copy): labelled
+    for development only, the engine's ports, the routes a worker registers; a taken port is a
+    bad setting (exit 2, one line), not a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run(
+            [sys.executable, "-m", "engine_double", "--port", str(port)],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ENGINE_DOUBLE_DIR)},
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    command = subprocess.Popen(
+        [sys.executable, "-m", "engine_double", "--port", "0", "--http-port", "0"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ENGINE_DOUBLE_DIR)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        banner = [command.stdout.readline() for _ in range(5)] if command.stdout else []
+    finally:
+        command.send_signal(signal.SIGINT)
+        command.communicate(timeout=10)
+
+    assert refused.returncode == 2 and "--port" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "FOR DEVELOPMENT ONLY" in banner[0] and "III_URL=ws://127.0.0.1:" in banner[2]
+    assert banner[3].startswith("  http:    http://127.0.0.1:")
+    assert command.returncode == 0
 
 
 def test_http_passes_path_params_and_the_registered_pattern(

@@ -8,10 +8,13 @@ handler that raises, and 200 invocations at once.
 
 import hashlib
 import hmac
+import json
 import secrets
 import signal
+import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -232,10 +235,52 @@ def test_an_unexpected_error_answers_500_with_only_an_error_id_and_logs_the_deta
 
 @pytest.mark.parametrize("worker", with_kind("http") + with_kind("http-middleware"), indirect=True)
 def test_the_readiness_check_answers_through_the_engines_http_port(worker: Running) -> None:
-    response = worker.engine.http("GET", "/healthz")
+    with urllib.request.urlopen(worker.engine.http_url + "/healthz", timeout=10) as response:
+        status, body = response.status, json.loads(response.read())
 
-    assert response.status_code == 200
-    assert response.body["status"] == "ready" and response.body["engine"] == "connected"
+    assert status == 200
+    assert body["status"] == "ready" and body["engine"] == "connected"
+
+
+@pytest.mark.parametrize("name", ["http"])
+def test_development_mode_serves_the_worker_on_the_engines_ports_without_an_engine(
+    built: Callable[[str], Project], name: str
+) -> None:
+    """The README's development mode: `python -m tests.engine_double`, then the worker, then any
+    HTTP client on the http port."""
+    project = built(name)
+    port, http_port = free_port(), free_port()
+    engine = subprocess.Popen(
+        [project.tool("python"), "-m", "tests.engine_double", "--port", str(port),
+         "--http-port", str(http_port)],
+        cwd=project.path, env=project.env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert engine.stdout is not None
+    banner = "".join(iter(engine.stdout.readline, "Ctrl-C stops it.\n"))
+    worker = project.start_worker(f"ws://127.0.0.1:{port}")
+    try:
+        registered = [engine.stdout.readline() for _ in expected(name)[1]]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{http_port}/items", data=b'{"name": "tea"}', method="POST",
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as response:
+            created = response.status, json.loads(response.read())
+    finally:
+        kill_if_running(worker)
+        engine.send_signal(signal.SIGINT)
+        engine.communicate(timeout=10)
+
+    assert "FOR DEVELOPMENT ONLY" in banner
+    assert all(line.startswith("registered: http") for line in registered)
+    assert created[0] == 201 and created[1]["name"] == "tea"
+    assert engine.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("worker", with_kind("http-middleware"), indirect=True)

@@ -333,7 +333,7 @@ def test_projects_carry_the_move_line_script_verbatim(rendered: Render) -> None:
     ("triggers", "workers"),
     [
         ([], []),
-        (["http"], ["http", "state", "update_ops"]),
+        (["http"], ["http", "http_port", "state", "update_ops"]),
         (["stream", "stream-auth"], ["stream", "stream_auth", "update_ops"]),
         (["cron", "queue", "subscribe"], ["cron", "pubsub", "queue", "state", "update_ops"]),
     ],
@@ -343,7 +343,7 @@ def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project
 ) -> None:
     project = rendered(triggers=triggers)
     package = project / "tests" / "engine_double"
-    shared = ["__init__", "core", "lines", "protocol"]
+    shared = ["__init__", "__main__", "core", "lines", "protocol"]
 
     assert sorted(p.stem for p in package.iterdir()) == sorted(shared + workers)
     assert all(
@@ -359,8 +359,13 @@ def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project
     shown = subprocess.run(
         [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=True
     ).stdout
-    providers = sorted({{"stream_auth": "stream"}.get(w, w) for w in workers} - {"update_ops"})
-    loaded = sorted(f"tests.engine_double.{m}" for m in shared + workers if m != "__init__")
+    helpers = {"update_ops", "http_port"}  # not engine workers; http_port loads only at start()
+    providers = sorted({{"stream_auth": "stream"}.get(w, w) for w in workers} - helpers)
+    loaded = sorted(
+        f"tests.engine_double.{m}"
+        for m in shared + workers
+        if m not in {"__init__", "__main__", "http_port"}
+    )
     assert shown.strip() == f"{providers} {['tests.engine_double', *loaded]}"
 
 

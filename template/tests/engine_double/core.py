@@ -51,12 +51,15 @@ class EngineDouble:
         queues: dict[str, Message] | None = None,
         retry_delay: float = 0.05,
         http_timeout: float = 5.0,
+        port: int = 0,
+        http_port: int = 0,
     ) -> None:
         """`providers`: the engine workers that run (default: every one this package has a module
         for; a project's has those its run config starts). `queues`: the named
         queues `TriggerAction.Enqueue` may use, `{name: {"max_retries": n}}` (default: any).
         `retry_delay`: the first queue retry's delay (the engine's is 1 s). `http_timeout`: how
-        long HTTP waits for a handler (the engine's `default_timeout` is 30 s)."""
+        long HTTP waits for a handler (the engine's `default_timeout` is 30 s). `port`, `http_port`:
+        where the WebSocket and, when the http worker runs, HTTP listen (0: any free port)."""
         self.line = line or installed_line()
         if self.line not in LINES:
             raise ValueError(f"line must be one of {', '.join(LINES)}, not {self.line!r}")
@@ -99,8 +102,11 @@ class EngineDouble:
         self._loop: asyncio.AbstractEventLoop  # made by start(), so an unstarted double holds none
         self._thread: threading.Thread
         self._server: Server | None = None
-        self._port = 0
+        self._http_server: Any = None  # an HttpPort while the http worker runs
+        self._port = port
+        self._http_port = http_port
         self.url = ""
+        self.http_url = ""  # the http worker's real port, as http://127.0.0.1:PORT
 
     @classmethod
     def for_project(
@@ -108,12 +114,12 @@ class EngineDouble:
         project_root: str | Path,
         *,
         line: str | None = None,
-        retry_delay: float = 0.05,
-        http_timeout: float = 5.0,
+        **options: Any,
     ) -> "EngineDouble":
         """The engine a project runs: its line (from .copier-answers.yml, else the installed SDK),
         the engine workers its worker-compose.yaml or config.yaml starts, and iii-stream's
-        auth_function. Without a run config, every provider runs."""
+        auth_function. Without a run config, every provider runs. `options`: the constructor's
+        `retry_delay`, `http_timeout`, `port` and `http_port`."""
         root = Path(project_root)
         providers, auth_function, queues = run_config(root)
         return cls(
@@ -121,8 +127,7 @@ class EngineDouble:
             providers=providers,
             auth_function=auth_function,
             queues=queues,
-            retry_delay=retry_delay,
-            http_timeout=http_timeout,
+            **options,
         )
 
     def start(self) -> "EngineDouble":
@@ -131,6 +136,8 @@ class EngineDouble:
         self._thread.start()
         self._run(self._listen())
         self.url = f"ws://127.0.0.1:{self._port}"
+        if "http" in self._provided:
+            self.http_url = f"http://127.0.0.1:{self._http_port}"
         return self
 
     def stop(self) -> None:
@@ -281,6 +288,12 @@ class EngineDouble:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _listen(self) -> None:
+        if "http" in self._provided:
+            # Shipped only to projects that run the http worker, so imported by name.
+            http_port = importlib.import_module(".http_port", __package__)
+            self._http_server = http_port.HttpPort(self.http)
+            await self._http_server.listen(self._http_port)
+            self._http_port = self._http_server.port
         # A short open_timeout: a client that dies mid-handshake must not hold up stop().
         self._server = await serve(
             self._serve,
@@ -293,6 +306,8 @@ class EngineDouble:
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
+        if self._http_server is not None:
+            await self._http_server.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

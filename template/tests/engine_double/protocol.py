@@ -141,14 +141,14 @@ class EngineWorker:
 # Run configs.
 
 
-def _read_yaml(path: Path) -> Message:
+def read_yaml(path: Path) -> Message:
     data = yaml.safe_load(path.read_text()) if path.is_file() else None
     return data if isinstance(data, dict) else {}
 
 
 def run_config(root: Path) -> tuple[set[str] | None, str | None, dict[str, Message] | None]:
     """Providers, stream auth function and named queues from the project's run config."""
-    compose = _read_yaml(root / "worker-compose.yaml")
+    compose = read_yaml(root / "worker-compose.yaml")
     if compose:
         providers = set()
         for container in (compose.get("containers") or {}).values():
@@ -164,7 +164,7 @@ def run_config(root: Path) -> tuple[set[str] | None, str | None, dict[str, Messa
             providers.add("stream")
             auth = (engine_workers.get("iii-stream") or {}).get("auth_function")
         return providers, auth, None
-    config = _read_yaml(root / "config.yaml")
+    config = read_yaml(root / "config.yaml")
     if not config:
         return None, None, None
     providers, auth, queues = set(), None, None
@@ -181,7 +181,7 @@ def run_config(root: Path) -> tuple[set[str] | None, str | None, dict[str, Messa
 
 
 def answered_line(root: Path) -> str | None:
-    line = _read_yaml(root / ".copier-answers.yml").get("iii_line")
+    line = read_yaml(root / ".copier-answers.yml").get("iii_line")
     return str(line) if line else None
 
 
