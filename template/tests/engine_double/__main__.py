@@ -24,14 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     default_port = urlsplit(url).port or 49134
     parser.add_argument("--port", type=int, default=default_port, help="the worker's WebSocket")
     parser.add_argument("--http-port", type=int, default=3111, help="the http worker's port")
-    args = parser.parse_args(argv)
-    engine = EngineDouble.for_project(Path.cwd(), port=args.port, http_port=args.http_port)
+    parser.add_argument("--stream-port", type=int, default=3112, help="iii-stream's client port")
+    # Each option is the constructor's keyword of the same name.
+    engine = EngineDouble.for_project(Path.cwd(), **vars(parser.parse_args(argv)))
     try:
         engine.start()
     except OSError as error:
         print(
             f"engine double: cannot listen ({error.strerror}): is an engine running? "
-            "Choose other ports with --port and --http-port.",
+            "Choose other ports with --port, --http-port and --stream-port.",
             file=sys.stderr,
         )
         return 2
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  engine workers: {', '.join(sorted(engine.providers)) or 'none'}\n"
         f"  worker:  III_URL={engine.url} python -m src.main\n"
         + (f"  http:    {engine.http_url}\n" if engine.http_url else "")
+        + (f"  stream:  {engine.stream_url}\n" if engine.stream_url else "")
         + "Ctrl-C stops it.",
         flush=True,
     )
