@@ -800,7 +800,7 @@ def test_the_development_command_plays_the_engine_on_its_ports_and_refuses_a_tak
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        banner = [command.stdout.readline() for _ in range(5)] if command.stdout else []
+        banner = [command.stdout.readline() for _ in range(6)] if command.stdout else []
     finally:
         command.send_signal(signal.SIGINT)
         command.communicate(timeout=10)

@@ -36,19 +36,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    print(
-        f"engine double of iii {engine.line}, FOR DEVELOPMENT ONLY (in memory, no auth)\n"
-        f"  engine workers: {', '.join(sorted(engine.providers)) or 'none'}\n"
-        f"  worker:  III_URL={engine.url} python -m src.main\n"
-        + (f"  http:    {engine.http_url}\n" if engine.http_url else "")
-        + (f"  stream:  {engine.stream_url}\n" if engine.stream_url else "")
-        + "Ctrl-C stops it.",
-        flush=True,
-    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     seen: set[str] = set()
-    try:
+    try:  # from the banner on: Ctrl-C as soon as it shows must still stop it cleanly
+        print(
+            f"engine double of iii {engine.line}, FOR DEVELOPMENT ONLY (in memory, no auth)\n"
+            f"  engine workers: {', '.join(sorted(engine.providers)) or 'none'}\n"
+            f"  worker:  III_URL={engine.url} python -m src.main\n"
+            + (f"  http:    {engine.http_url}\n" if engine.http_url else "")
+            + (f"  stream:  {engine.stream_url}\n" if engine.stream_url else "")
+            + "Ctrl-C stops it.",
+            flush=True,
+        )
         while not stop.wait(0.2):
             for trigger_id, trigger in engine.triggers.items():
                 if trigger_id not in seen:
