@@ -28,7 +28,7 @@ import pytest
 from engine_double import LINES, EngineDouble, InvocationFailed, installed_line
 from iii import InitOptions, InvocationError, TriggerAction
 from iii.iii import III
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from harness.projects import ENGINE_DOUBLE_DIR
@@ -794,12 +794,13 @@ def test_the_development_command_plays_the_engine_on_its_ports_and_refuses_a_tak
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
     command = subprocess.Popen(
-        [sys.executable, "-m", "engine_double", "--port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "engine_double", "--port", "0", "--http-port", "0",
+         "--stream-port", "0"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ENGINE_DOUBLE_DIR)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        banner = [command.stdout.readline() for _ in range(5)] if command.stdout else []
+        banner = [command.stdout.readline() for _ in range(6)] if command.stdout else []
     finally:
         command.send_signal(signal.SIGINT)
         command.communicate(timeout=10)
@@ -808,6 +809,7 @@ def test_the_development_command_plays_the_engine_on_its_ports_and_refuses_a_tak
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "FOR DEVELOPMENT ONLY" in banner[0] and "III_URL=ws://127.0.0.1:" in banner[2]
     assert banner[3].startswith("  http:    http://127.0.0.1:")
+    assert banner[4].startswith("  stream:  ws://127.0.0.1:")
     assert command.returncode == 0
 
 
@@ -1499,6 +1501,273 @@ def test_stream_auth_gets_query_lists_and_fails_open(engine: EngineDouble, clien
 
     assert engine.authenticate({"t": ["a", "b"]}) == {"token": ["a", "b"]}
     assert engine.authenticate({}) is None  # the auth function raised (KeyError): no context
+
+
+# iii-stream's client port.
+
+
+@contextmanager
+def stream_client(
+    engine: EngineDouble, path: str = "/", **options: Any
+) -> Iterator[ClientConnection]:
+    """A browser-like client of the stream port."""
+    with connect(engine.stream_url + path, open_timeout=15, **options) as socket:
+        yield socket
+
+
+def join(socket: ClientConnection, sub: str, group: str, item: str | None = None, *,
+         kind: str = "join", stream: str = "chat") -> None:  # fmt: skip
+    data = {"subscriptionId": sub, "streamName": stream, "groupId": group}
+    socket.send(json.dumps({"type": kind, "data": {**data, **({"id": item} if item else {})}}))
+
+
+def test_stream_url_is_the_stream_workers_client_port_and_survives_a_restart(
+    doubles: Start,
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/config.rs:27-33,58-60 (its own `port`, 3112 by
+    default) and stream.rs:585-587 (only `/` is routed: anything else is axum's empty 404)."""
+    assert doubles(providers={"state"}).stream_url == ""
+    engine = doubles(providers={"stream"})
+    before = engine.stream_url
+
+    engine.restart()
+
+    assert engine.stream_url == before and before.startswith("ws://127.0.0.1:")
+    with stream_client(engine) as socket:
+        join(socket, "s1", "g")
+        assert frame(socket)["event"] == {"type": "sync", "data": []}
+    with pytest.raises(InvalidStatus) as missing, stream_client(engine, "/ws"):
+        pass
+    assert missing.value.response.status_code == 404 and missing.value.response.body == b""
+
+
+def test_the_auth_function_sees_the_upgrade_and_its_context_reaches_join_handlers(
+    engine: EngineDouble, client: III
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/stream.rs:103-158 (`StreamAuthInput` from the
+    upgrade: headers, path, query, the client's address; a failure opens without a context),
+    utils.rs:11-59 (lower-case header names; query values as lists, not percent-decoded),
+    connection.rs:100-109 (the context in every join and leave event)."""
+    upgrades: list[Any] = []
+    joins: list[Any] = []
+
+    def auth(request: Any) -> Any:
+        upgrades.append(request)
+        return {"context": {"user": request["query_params"]["user"][0]}}
+
+    register(client, "w::auth", auth)
+    register(client, "w::join", lambda event: joins.append(event), type="stream:join", config={})
+    engine.wait_for_triggers("w::join")
+
+    with stream_client(engine, "/?user=ada&tag=a%20b&tag=&flag",
+                       additional_headers={"X-Token": "t1"}) as socket:  # fmt: skip
+        join(socket, "s1", "g", "i")
+        frame(socket)
+        with stream_client(engine, "/?nobody") as anonymous:  # the auth function raises
+            join(anonymous, "s2", "g")
+            frame(anonymous)
+
+    (upgrade, _) = upgrades
+    assert upgrade["path"] == "/" and upgrade["headers"]["x-token"] == "t1"
+    assert upgrade["query_params"] == {"user": ["ada"], "tag": ["a%20b", ""], "flag": [""]}
+    assert upgrade["addr"].startswith("127.0.0.1:") and upgrade["addr"] != "127.0.0.1:50000"
+    assert [(e["subscription_id"], e["id"], e["context"]) for e in joins] == [
+        ("s1", "i", {"user": "ada"}),
+        ("s2", None, None),
+    ]
+
+
+def test_a_join_gets_a_sync_of_the_group_or_the_item(engine: EngineDouble) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/connection.rs:198-281 (`sync`: the group's items,
+    or the item, null when there is none), structs.rs:59-70 (`StreamWrapperMessage`)."""
+    for name in ("a", "b"):
+        engine.call("stream::set", {"stream_name": "chat", "group_id": "g", "item_id": name,
+                                    "data": {"text": name}})  # fmt: skip
+
+    with stream_client(engine) as socket:
+        join(socket, "group", "g")
+        group = frame(socket)
+        join(socket, "item", "g", "b")
+        item = frame(socket)
+        join(socket, "missing", "g", "zzz")
+        missing = frame(socket)
+
+    assert set(group) == {"type", "timestamp", "streamName", "groupId", "id", "event"}
+    assert (group["type"], group["streamName"], group["groupId"], group["id"]) == (
+        "stream", "chat", "g", None,
+    )  # fmt: skip
+    assert group["event"] == {"type": "sync", "data": [{"text": "a"}, {"text": "b"}]}
+    assert (item["id"], item["event"]) == ("b", {"type": "sync", "data": {"text": "b"}})
+    assert missing["event"] == {"type": "sync", "data": None}
+
+
+def test_a_refused_join_gets_unauthorized_and_no_subscription(
+    engine: EngineDouble, client: III
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/connection.rs:179-196 (an `unauthorized` message,
+    nothing subscribed), structs.rs:48-57."""
+    register(client, "w::join", lambda event: {"unauthorized": event["group_id"] == "secret"},
+             type="stream:join", config={})  # fmt: skip
+    engine.wait_for_triggers("w::join")
+
+    with stream_client(engine) as socket:
+        join(socket, "s1", "secret", "i")
+        refused = frame(socket)
+        join(socket, "s2", "open")
+        frame(socket)
+        engine.call("stream::set", {"stream_name": "chat", "group_id": "secret", "item_id": "i",
+                                    "data": 1})  # fmt: skip
+        engine.call("stream::set", {"stream_name": "chat", "group_id": "open", "item_id": "i",
+                                    "data": 2})  # fmt: skip
+        after = frame(socket)
+
+    assert (refused["groupId"], refused["id"], refused["event"]) == (
+        "secret", "i", {"type": "unauthorized"},
+    )  # fmt: skip
+    assert (after["groupId"], after["event"]) == ("open", {"type": "create", "data": 2})
+
+
+def test_changes_reach_each_matching_subscription_wrapped_as_the_engine_wraps_them(
+    engine: EngineDouble,
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/stream.rs:1035-1060 (set: create or update),
+    1171-1185 (delete, only of an item that was there), 1325-1345 (send: an `event`),
+    1413-1436 (update); connection.rs:325-347 (a group subscription gets every item's change, an
+    item one only its own, and a message goes once per matching subscription)."""
+    item = {"stream_name": "chat", "group_id": "g", "item_id": "i"}
+    with stream_client(engine) as socket, stream_client(engine) as item_only:
+        join(socket, "whole", "g")
+        join(socket, "again", "g")
+        join(item_only, "one", "g", "i")
+        frame(socket), frame(socket), frame(item_only)
+
+        engine.call("stream::set", {**item, "data": {"n": 1}})
+        engine.call("stream::update", {**item, "ops": [{"type": "set", "path": "n", "value": 2}]})
+        engine.call("stream::delete", {**item, "item_id": "nothing-there"})
+        engine.call("stream::delete", item)
+        engine.call("stream::set", {**item, "item_id": "other", "data": 0})
+        engine.call("stream::send", {**item, "id": None, "type": "typing", "data": {"who": "ada"}})
+        engine.call("stream::set", {**item, "group_id": "elsewhere", "data": 0})
+        seen = [frame(socket) for _ in range(10)]
+        only = [frame(item_only) for _ in range(3)]
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=0.3)
+
+    events = [(m["id"], m["event"]) for m in seen[::2]]
+    assert [(m["id"], m["event"]) for m in seen[1::2]] == events  # twice: two subscriptions
+    assert events == [
+        ("i", {"type": "create", "data": {"n": 1}}),
+        ("i", {"type": "update", "data": {"n": 2}}),
+        ("i", {"type": "delete", "data": {"n": 2}}),
+        ("other", {"type": "create", "data": 0}),
+        (None, {"type": "event", "event": {"type": "typing", "data": {"who": "ada"}}}),
+    ]
+    assert [m["event"]["type"] for m in only] == ["create", "update", "delete"]
+    assert all(m["type"] == "stream" and isinstance(m["timestamp"], int) for m in seen)
+
+
+def test_leave_tells_the_leave_handlers_and_ends_the_subscription(
+    engine: EngineDouble, client: III
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/connection.rs:283-287 (leave handlers hear the
+    message's subscription, even one the client never joined; then it is removed)."""
+    leaves, record = recorder()
+    register(client, "w::leave", record, type="stream:leave", config={})
+    engine.wait_for_triggers("w::leave")
+
+    with stream_client(engine) as socket:
+        join(socket, "s1", "g")
+        frame(socket)
+        join(socket, "s1", "g", kind="leave")
+        join(socket, "never", "h", "x", kind="leave")
+        engine.wait_until(lambda: len(leaves) == 2)
+        engine.call("stream::set", {"stream_name": "chat", "group_id": "g", "item_id": "i",
+                                    "data": 1})  # fmt: skip
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=0.3)
+
+    assert [(e["subscription_id"], e["group_id"], e["id"]) for e in leaves] == [
+        ("s1", "g", None),
+        ("never", "h", "x"),
+    ]
+
+
+def test_a_client_that_goes_away_leaves_each_subscription_it_held(
+    engine: EngineDouble, client: III
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/socket.rs:136-140 and connection.rs:294-323 (on
+    disconnect, `cleanup` calls the leave handlers for every subscription still held)."""
+    leaves, record = recorder()
+    register(client, "w::auth", lambda _: {"context": {"user": "ada"}})
+    register(client, "w::leave", record, type="stream:leave", config={})
+    engine.wait_for_triggers("w::leave")
+
+    with stream_client(engine) as socket:
+        join(socket, "s1", "g")
+        join(socket, "s2", "h", "i")
+        join(socket, "s3", "k")
+        join(socket, "s3", "k", kind="leave")
+        frame(socket), frame(socket), frame(socket)
+        engine.wait_until(lambda: len(leaves) == 1)
+
+    engine.wait_until(lambda: len(leaves) == 3)
+    assert sorted((e["subscription_id"], e["id"], e["context"]["user"]) for e in leaves[1:]) == [
+        ("s1", None, "ada"),
+        ("s2", "i", "ada"),
+    ]
+
+
+def test_what_the_engine_cannot_read_is_ignored_and_the_connection_stays(
+    engine: EngineDouble,
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/socket.rs:100-118 (blank text skipped; text or
+    binary serde cannot read as `StreamIncomingMessage` logged and ignored; pings answered),
+    structs.rs:23-39 (`type` join or leave, `data` with string ids, `id` optional)."""
+    malformed = [
+        "", "   ", "not json", "[]", '{"type": "join"}', '{"type": "subscribe", "data": {}}',
+        '{"type": "join", "data": {"subscriptionId": "s", "streamName": "chat"}}',
+        '{"type": "join", "data": {"subscriptionId": 1, "streamName": "chat", "groupId": "g"}}',
+        '{"type": "join", "data": {"subscriptionId": "s", "streamName": "chat", "groupId": "bad", '
+        '"id": 5}}',
+        '{"type": "join", "data": {"subscriptionId": "s", "streamName": "chat", "groupId": "bad"}, '
+        '"x": NaN}',
+    ]  # fmt: skip
+    with stream_client(engine) as socket:
+        for message in malformed:
+            socket.send(message)
+        socket.send(b"\xff\xfe")
+        socket.ping().wait(5)
+        socket.send(json.dumps({"type": "join", "extra": 1, "data": {
+            "subscriptionId": "s", "streamName": "chat", "groupId": "g", "id": None}}).encode())  # fmt: skip
+        answer = frame(socket)
+
+    assert (answer["groupId"], answer["event"]) == ("g", {"type": "sync", "data": []})
+
+
+@pytest.mark.parametrize(("line", "metadata"), [("0.11", None), ("0.22", {"room": "lobby"})])
+def test_join_handlers_get_their_triggers_metadata_from_0_22(
+    doubles: Start, clients: Connect, line: str, metadata: Any
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/stream/connection.rs:126-133 (`call_with_metadata`);
+    R@iii/v0.11.6:engine/src/workers/stream/connection.rs:126 (`call`, without it)."""
+    engine = doubles(line=line, providers={"stream"})
+    client = clients(engine)
+    seen: list[Any] = []
+
+    def handler(data: Any, metadata: Any) -> None:
+        seen.append(metadata)
+
+    client.register_function("w::join", handler)  # type: ignore[arg-type]  # metadata opt-in
+    with pytest.warns(DeprecationWarning):
+        client.register_trigger({"type": "stream:join", "function_id": "w::join", "config": {},
+                                 "metadata": {"room": "lobby"}})  # fmt: skip
+    engine.wait_for_triggers("w::join")
+
+    with stream_client(engine) as socket:
+        join(socket, "s1", "g")
+        frame(socket)
+
+    assert seen == [metadata]
 
 
 # Cron (D13).

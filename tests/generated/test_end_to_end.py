@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from engine_double import PROVIDERS, EngineDouble, InvocationFailed
+from websockets.sync.client import connect
 
 from harness.kinds import expected
 from harness.projects import RENDERS, Project, answers_of, kill_if_running
@@ -387,6 +388,32 @@ def test_stream_set_fires_the_stream_handler(worker: Running) -> None:
 
     worker.engine.call("stream::set", item)
 
+    worker.engine.wait_until(
+        lambda: any(f == worker.prefix + "stream-changes" for f, _ in worker.engine.fired)
+    )
+
+
+@pytest.mark.parametrize("worker", with_kind("stream"), indirect=True)
+def test_a_stream_client_on_the_stream_port_receives_the_change_that_fires_the_handler(
+    worker: Running,
+) -> None:
+    """A browser's view: it joins the stream on the engine's stream port (with a token, which the
+    render's auth function and join handler check where it has them), gets the group's `sync`,
+    then the `create` of the item whose change also fires the worker's stream handler."""
+    stream_name = worker.answers["stream_name"]
+    join = {"subscriptionId": "s1", "streamName": stream_name, "groupId": "g"}
+    with connect(f"{worker.engine.stream_url}/?token={signed('ada')}", open_timeout=30) as client:
+        client.send(json.dumps({"type": "join", "data": join}))
+        synced = json.loads(client.recv(timeout=30))
+        worker.engine.call(
+            "stream::set",
+            {"stream_name": stream_name, "group_id": "g", "item_id": "i", "data": {"n": 1}},
+        )
+        created = json.loads(client.recv(timeout=30))
+
+    assert synced["event"] == {"type": "sync", "data": []}
+    assert (created["streamName"], created["groupId"], created["id"]) == (stream_name, "g", "i")
+    assert created["event"] == {"type": "create", "data": {"n": 1}}
     worker.engine.wait_until(
         lambda: any(f == worker.prefix + "stream-changes" for f, _ in worker.engine.fired)
     )

@@ -334,7 +334,7 @@ def test_projects_carry_the_move_line_script_verbatim(rendered: Render) -> None:
     [
         ([], []),
         (["http"], ["http", "http_port", "state", "update_ops"]),
-        (["stream", "stream-auth"], ["stream", "stream_auth", "update_ops"]),
+        (["stream", "stream-auth"], ["stream", "stream_auth", "stream_port", "update_ops"]),
         (["cron", "queue", "subscribe"], ["cron", "pubsub", "queue", "state", "update_ops"]),
     ],
 )
@@ -359,12 +359,13 @@ def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project
     shown = subprocess.run(
         [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=True
     ).stdout
-    helpers = {"update_ops", "http_port"}  # not engine workers; http_port loads only at start()
+    # Not engine workers; the ports load only at start().
+    helpers = {"update_ops", "http_port", "stream_port"}
     providers = sorted({{"stream_auth": "stream"}.get(w, w) for w in workers} - helpers)
     loaded = sorted(
         f"tests.engine_double.{m}"
         for m in shared + workers
-        if m not in {"__init__", "__main__", "http_port"}
+        if m not in {"__init__", "__main__", "http_port", "stream_port"}
     )
     assert shown.strip() == f"{providers} {['tests.engine_double', *loaded]}"
 

@@ -24,29 +24,31 @@ def main(argv: list[str] | None = None) -> int:
     default_port = urlsplit(url).port or 49134
     parser.add_argument("--port", type=int, default=default_port, help="the worker's WebSocket")
     parser.add_argument("--http-port", type=int, default=3111, help="the http worker's port")
-    args = parser.parse_args(argv)
-    engine = EngineDouble.for_project(Path.cwd(), port=args.port, http_port=args.http_port)
+    parser.add_argument("--stream-port", type=int, default=3112, help="iii-stream's client port")
+    # Each option is the constructor's keyword of the same name.
+    engine = EngineDouble.for_project(Path.cwd(), **vars(parser.parse_args(argv)))
     try:
         engine.start()
     except OSError as error:
         print(
             f"engine double: cannot listen ({error.strerror}): is an engine running? "
-            "Choose other ports with --port and --http-port.",
+            "Choose other ports with --port, --http-port and --stream-port.",
             file=sys.stderr,
         )
         return 2
-    print(
-        f"engine double of iii {engine.line}, FOR DEVELOPMENT ONLY (in memory, no auth)\n"
-        f"  engine workers: {', '.join(sorted(engine.providers)) or 'none'}\n"
-        f"  worker:  III_URL={engine.url} python -m src.main\n"
-        + (f"  http:    {engine.http_url}\n" if engine.http_url else "")
-        + "Ctrl-C stops it.",
-        flush=True,
-    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     seen: set[str] = set()
-    try:
+    try:  # from the banner on: Ctrl-C as soon as it shows must still stop it cleanly
+        print(
+            f"engine double of iii {engine.line}, FOR DEVELOPMENT ONLY (in memory, no auth)\n"
+            f"  engine workers: {', '.join(sorted(engine.providers)) or 'none'}\n"
+            f"  worker:  III_URL={engine.url} python -m src.main\n"
+            + (f"  http:    {engine.http_url}\n" if engine.http_url else "")
+            + (f"  stream:  {engine.stream_url}\n" if engine.stream_url else "")
+            + "Ctrl-C stops it.",
+            flush=True,
+        )
         while not stop.wait(0.2):
             for trigger_id, trigger in engine.triggers.items():
                 if trigger_id not in seen:

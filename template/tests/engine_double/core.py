@@ -53,13 +53,15 @@ class EngineDouble:
         http_timeout: float = 5.0,
         port: int = 0,
         http_port: int = 0,
+        stream_port: int = 0,
     ) -> None:
         """`providers`: the engine workers that run (default: every one this package has a module
         for; a project's has those its run config starts). `queues`: the named
         queues `TriggerAction.Enqueue` may use, `{name: {"max_retries": n}}` (default: any).
         `retry_delay`: the first queue retry's delay (the engine's is 1 s). `http_timeout`: how
-        long HTTP waits for a handler (the engine's `default_timeout` is 30 s). `port`, `http_port`:
-        where the WebSocket and, when the http worker runs, HTTP listen (0: any free port)."""
+        long HTTP waits for a handler (the engine's `default_timeout` is 30 s). `port`: where the
+        worker WebSocket listens; `http_port`, `stream_port`: where the http worker's HTTP and
+        iii-stream's client WebSocket do, when those workers run (0: any free port)."""
         self.line = line or installed_line()
         if self.line not in LINES:
             raise ValueError(f"line must be one of {', '.join(LINES)}, not {self.line!r}")
@@ -102,11 +104,12 @@ class EngineDouble:
         self._loop: asyncio.AbstractEventLoop  # made by start(), so an unstarted double holds none
         self._thread: threading.Thread
         self._server: Server | None = None
-        self._http_server: Any = None  # an HttpPort while the http worker runs
+        self._ports: dict[str, Any] = {}  # the http and stream workers' own, once listening
         self._port = port
-        self._http_port = http_port
+        self._port_numbers = {"http": http_port, "stream": stream_port}
         self.url = ""
         self.http_url = ""  # the http worker's real port, as http://127.0.0.1:PORT
+        self.stream_url = ""  # iii-stream's client port, as ws://127.0.0.1:PORT
 
     @classmethod
     def for_project(
@@ -119,7 +122,7 @@ class EngineDouble:
         """The engine a project runs: its line (from .copier-answers.yml, else the installed SDK),
         the engine workers its worker-compose.yaml or config.yaml starts, and iii-stream's
         auth_function. Without a run config, every provider runs. `options`: the constructor's
-        `retry_delay`, `http_timeout`, `port` and `http_port`."""
+        `retry_delay`, `http_timeout`, `port`, `http_port` and `stream_port`."""
         root = Path(project_root)
         providers, auth_function, queues = run_config(root)
         return cls(
@@ -135,9 +138,10 @@ class EngineDouble:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._run(self._listen())
+        ports = {name: f"127.0.0.1:{port.port}" for name, port in self._ports.items()}
         self.url = f"ws://127.0.0.1:{self._port}"
-        if "http" in self._provided:
-            self.http_url = f"http://127.0.0.1:{self._http_port}"
+        self.http_url = f"http://{ports['http']}" if "http" in ports else ""
+        self.stream_url = f"ws://{ports['stream']}" if "stream" in ports else ""
         return self
 
     def stop(self) -> None:
@@ -177,14 +181,12 @@ class EngineDouble:
 
     def wait_for_functions(self, *function_ids: str, timeout: float = 10.0) -> None:
         """Block until each of these functions is registered."""
-        wanted = set(function_ids)
-        self.wait_until(lambda: wanted <= self.functions.keys(), timeout)
+        self.wait_until(lambda: set(function_ids) <= self.functions.keys(), timeout)
 
     def wait_for_triggers(self, *function_ids: str, timeout: float = 10.0) -> None:
         """Block until a trigger bound to each of these functions is registered."""
-        wanted = set(function_ids)
         self.wait_until(
-            lambda: wanted <= {t["function_id"] for t in self.triggers.values()}, timeout
+            lambda: set(function_ids) <= {t["function_id"] for t in self.triggers.values()}, timeout
         )
 
     @property
@@ -232,7 +234,7 @@ class EngineDouble:
         """An HTTP request to the engine's http worker: `body` is sent as JSON, `data` as is.
         `query` adds to the path's query string; a list value repeats its key (the handler, as
         for real, gets one string per key: the last)."""
-        http: Any = self._worker("http", "http")
+        http = self._worker("http", "http")
         response: HttpResponse = http.request(method, path, body, headers, query, data)
         return response
 
@@ -244,31 +246,27 @@ class EngineDouble:
         """Fire the cron trigger bound to `function_id` once, as the scheduler would (a false or
         failing condition skips it; a failing handler raises `InvocationFailed` here, where the
         scheduler would log it)."""
-        cron: Any = self._worker("cron", "cron")
-        cron.tick(function_id)
+        self._worker("cron", "cron").tick(function_id)
 
     def authenticate(
         self, query_params: dict[str, list[str]], headers: dict[str, str] | None = None
     ) -> Any:
         """The context a stream connection gets: the auth function's, or None (it fails open)."""
-        streams: Any = self._worker("stream", "stream_auth")
-        return streams.authenticate(query_params, headers)
+        return self._worker("stream", "stream_auth").authenticate(query_params, headers)
 
     def join(
         self, stream_name: str, group_id: str, context: Any = None, item_id: str | None = None
     ) -> bool:
         """Whether a stream subscription is let in: every join handler is asked, and it is refused
         when any answers `{"unauthorized": true}` (one that fails counts as a yes)."""
-        streams: Any = self._worker("stream", "stream_auth")
-        joined: bool = streams.join(stream_name, group_id, context, item_id)
-        return joined
+        streams = self._worker("stream", "stream_auth")
+        return bool(streams.join(stream_name, group_id, context, item_id))
 
     def leave(self, stream_name: str, group_id: str, context: Any = None) -> None:
         """Tell the leave handlers a subscription ended (the engine ignores their errors)."""
-        streams: Any = self._worker("stream", "stream_auth")
-        streams.leave(stream_name, group_id, context)
+        self._worker("stream", "stream_auth").leave(stream_name, group_id, context)
 
-    def _worker(self, provider: str, module: str) -> EngineWorker:
+    def _worker(self, provider: str, module: str) -> Any:
         """The object playing `provider`'s `module`; an error naming the provider if it is not run."""
         for worker in self._provided.get(provider, []):
             if type(worker).__module__.rpartition(".")[2] == module:
@@ -288,12 +286,11 @@ class EngineDouble:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _listen(self) -> None:
-        if "http" in self._provided:
-            # Shipped only to projects that run the http worker, so imported by name.
-            http_port = importlib.import_module(".http_port", __package__)
-            self._http_server = http_port.HttpPort(self.http)
-            await self._http_server.listen(self._http_port)
-            self._http_port = self._http_server.port
+        for name in self._provided.keys() & self._port_numbers.keys():
+            # Shipped only to projects that run that worker, so imported by name.
+            port = importlib.import_module(f".{name}_port", __package__).Port(self)
+            await port.listen(self._port_numbers[name])
+            self._port_numbers[name], self._ports[name] = port.port, port
         # A short open_timeout: a client that dies mid-handshake must not hold up stop().
         self._server = await serve(
             self._serve,
@@ -306,8 +303,8 @@ class EngineDouble:
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
-        if self._http_server is not None:
-            await self._http_server.close()
+        for port in self._ports.values():
+            await port.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

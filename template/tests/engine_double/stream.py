@@ -36,14 +36,9 @@ class Provider(EngineWorker):
     async def _stream_changed(
         self, stream_name: str, group_id: str, item_id: str | None, event: Message
     ) -> None:
-        message = {
-            "type": "stream",
-            "timestamp": int(datetime.now(timezone.utc).timestamp() * 1000),
-            "streamName": stream_name,
-            "groupId": group_id,
-            "id": item_id,
-            "event": event,
-        }
+        """The engine fires the stream triggers, then emits the change to the clients of its
+        stream port."""
+        message = wrapped(stream_name, group_id, item_id, event)
         for trigger in self.engine.triggers_of("stream"):
             config = trigger["config"]
             if (
@@ -54,6 +49,9 @@ class Provider(EngineWorker):
                 self.engine._spawn(
                     self.engine._fire(trigger, message, self.engine._sidecar(trigger))
                 )
+        clients = self.engine._ports.get("stream")
+        if clients is not None:
+            clients.publish(message)
 
     @staticmethod
     def _item(data: Message) -> tuple[str, str, str]:
@@ -112,3 +110,15 @@ class Provider(EngineWorker):
         event = {"type": "event", "event": {"type": data["type"], "data": data["data"]}}
         await self._stream_changed(data["stream_name"], data["group_id"], data.get("id"), event)
         return None
+
+
+def wrapped(stream_name: str, group_id: str, item_id: str | None, event: Message) -> Message:
+    """The engine's `StreamWrapperMessage`, what stream triggers and stream clients receive."""
+    return {
+        "type": "stream",
+        "timestamp": int(datetime.now(timezone.utc).timestamp() * 1000),
+        "streamName": stream_name,
+        "groupId": group_id,
+        "id": item_id,
+        "event": event,
+    }

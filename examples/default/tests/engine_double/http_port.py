@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Callable
 from functools import partial
 from http import HTTPStatus
+from typing import Any
 
 from .protocol import HttpResponse
 
@@ -15,12 +16,12 @@ Answer = Callable[..., HttpResponse]  # EngineDouble.http
 MAX_BODY = 64 * 2**20  # what the engine's WebSocket accepts, and so the most a route can receive
 
 
-class HttpPort:
-    """HTTP/1.1 on 127.0.0.1:`port` (0: any free one), each request answered by `answer` on a
-    thread: it blocks until the worker's handler returns."""
+class Port:
+    """HTTP/1.1 on 127.0.0.1:`port` (0: any free one), each request answered by `engine.http` on
+    a thread: it blocks until the worker's handler returns."""
 
-    def __init__(self, answer: Answer) -> None:
-        self._answer = answer
+    def __init__(self, engine: Any) -> None:  # an EngineDouble
+        self._answer: Answer = engine.http
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self.port = 0
