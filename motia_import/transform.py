@@ -40,7 +40,7 @@ from motia_import.roles import (
     string_value,
     subscript_key,
 )
-from motia_import.rules import LeaveAlone, RuleWalk
+from motia_import.rules import LeaveAlone, RuleWalk, assigned, awaited, receiver, statement_value
 from motia_import.rules.annotations import Annotations
 from motia_import.rules.config import ConfigHelpers
 from motia_import.rules.logger import Logger
@@ -200,12 +200,6 @@ class ModuleRewriter(RuleWalk):
         self.qualnames: list[str] = []
         self.async_stack: list[bool] = [False]
         self.notes: list[Note] = []
-        self.awaited: set[int] = set()
-        self.statement_values: set[int] = set()
-        self.receivers: set[int] = set()
-        self.assign_targets: set[int] = set()
-        self.pending: dict[int, Conversion] = {}
-        self.clears: dict[int, str] = {}
         self.trace_names: list[str | None] = [None]
         self.trigger_names: list[str | None] = [None]
         self.ctx_names: list[set[str]] = [set()]
@@ -334,23 +328,6 @@ class ModuleRewriter(RuleWalk):
         self.async_stack.pop()
         return updated_node
 
-    # Where a call sits (decides `await` and parentheses) --------------------------------------
-
-    def visit_Await(self, node: cst.Await) -> None:
-        self.awaited.add(id(node.expression))
-
-    def visit_Expr(self, node: cst.Expr) -> None:
-        self.statement_values.add(id(node.value))
-
-    def visit_Return(self, node: cst.Return) -> None:
-        if node.value is not None:
-            self.statement_values.add(id(node.value))
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        self.statement_values.add(id(node.value))
-        for target in node.targets:
-            self.assign_targets.add(id(target.target))
-
     def trace_seen(self) -> bool:
         """Whether the trace id was read so far in the enclosing functions (cheap to ask first)."""
         return any("trace" in todos for todos in self.pending_todos)
@@ -366,15 +343,6 @@ class ModuleRewriter(RuleWalk):
                         self.trace_derived[-1].add(target.target.value)
         return updated_node
 
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self.assign_targets.add(id(node.target))
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self.receivers.add(id(node.value))
-
-    def visit_Subscript(self, node: cst.Subscript) -> None:
-        self.receivers.add(id(node.value))
-
     # Calls ------------------------------------------------------------------------------------
 
     def _finish(self, original: cst.Call, conversion: Conversion) -> cst.BaseExpression:
@@ -383,12 +351,12 @@ class ModuleRewriter(RuleWalk):
             # At import time there is no invocation to run it in: a blocking call here would
             # wait for an engine while the module imports. finish.py comments the statement out.
             raise _ImportTime()
-        awaited = id(original) in self.awaited
-        statement = id(original) in self.statement_values
+        is_awaited = awaited(self, original)
+        statement = statement_value(self, original)
         sync_call = trigger_call(conversion.payload_fn, conversion.payload, sync=True)
         async_call = trigger_call(conversion.payload_fn, conversion.payload, sync=False)
         self.used_client.add("iii")
-        if awaited:
+        if is_awaited:
             return async_call
         if not self.in_async:
             return sync_call
@@ -396,7 +364,7 @@ class ModuleRewriter(RuleWalk):
             if not conversion.sync_api:
                 self.note(original, "un-awaited Motia call", Status.CONVERTED,
                           "it never ran to completion in Motia (a coroutine nobody awaited); it is awaited now")  # fmt: skip
-            parens = id(original) in self.receivers
+            parens = receiver(self, original)
             return cst.Await(
                 expression=async_call,
                 lpar=[cst.LeftParen()] if parens else [],
@@ -478,8 +446,7 @@ class ModuleRewriter(RuleWalk):
             raise _LeaveAlone(f"state.{op}(...) has no iii equivalent the importer knows")
         self._check_trace(original, updated)
         self.workers.add("state")
-        if op == "clear":
-            self.clears[id(updated)] = code(payload)
+        if op == "clear":  # the statement it stands in becomes a loop (leave_SimpleStatementLine)
             self.note(original, "state.clear", Status.CONVERTED,
                       "iii has no state::clear: it lists the group and deletes each item")  # fmt: skip
             return updated
@@ -523,7 +490,7 @@ class ModuleRewriter(RuleWalk):
             call = parse_expression(
                 f"match_trigger({trigger}, {data}, {code(updated.args[0].value)})"
             )
-            if id(original) in self.awaited or not self.in_async:
+            if awaited(self, original) or not self.in_async:
                 return call
             return cst.Await(expression=call)
         raise _LeaveAlone(f"ctx.{op}() has no iii equivalent")
@@ -558,7 +525,7 @@ class ModuleRewriter(RuleWalk):
         if (
             key in self.blocking
             and self.in_async
-            and id(original) not in self.awaited
+            and not awaited(self, original)
             and len(self.stack) > 1
         ):
             return self._on_thread(original, self._adjust_args(original, updated, key, function))
@@ -576,7 +543,7 @@ class ModuleRewriter(RuleWalk):
             else [cst.Arg(call.func)]
         )
         thread_call = cst.Call(func=parse_expression("asyncio.to_thread"), args=[*args, *call.args])
-        parens = id(original) in self.receivers
+        parens = receiver(self, original)
         return cst.Await(
             expression=thread_call,
             lpar=[cst.LeftParen()] if parens else [],
@@ -658,7 +625,7 @@ class ModuleRewriter(RuleWalk):
             return self._stream_event_field(original_node, updated_node) or updated_node
         if base.kind == "ctx":
             return self._context_attribute(original_node, updated_node, attribute)
-        if base.kind == "input" and id(original_node) not in self.assign_targets:
+        if base.kind == "input" and not assigned(self, original_node):
             return self._input_attribute(original_node, updated_node, attribute, base)
         return updated_node
 
@@ -787,15 +754,31 @@ class ModuleRewriter(RuleWalk):
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
         result: cst.SimpleStatementLine | cst.BaseCompoundStatement = updated_node
-        if len(updated_node.body) == 1 and isinstance(updated_node.body[0], cst.Expr):
-            value = updated_node.body[0].value
-            inner = value.expression if isinstance(value, cst.Await) else value
-            if id(inner) in self.clears:
-                result = self._clear_loop(self.clears.pop(id(inner)), updated_node)
+        statement, original = updated_node.body, original_node.body
+        if len(statement) == 1 and isinstance(statement[0], cst.Expr):
+            assert isinstance(original[0], cst.Expr)
+            clear = self._state_clear(original[0].value, statement[0].value)
+            if clear is not None:
+                result = self._clear_loop(clear, updated_node)
         todos, self.line_todos = self.line_todos, []
         for why in dict.fromkeys(todos):
             result = with_todo(result, why)
         return result
+
+    def _state_clear(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> str | None:
+        """The payload of a `state.clear(...)` a statement consists of (awaited or not)."""
+        original = original.expression if isinstance(original, cst.Await) else original
+        updated = updated.expression if isinstance(updated, cst.Await) else updated
+        if not (isinstance(original, cst.Call) and isinstance(updated, cst.Call)):
+            return None
+        func = original.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "clear"):
+            return None
+        base = self.role(func.value)
+        payload = state_payload("clear", list(updated.args))
+        if base is None or base.kind != "state" or payload is None:
+            return None
+        return code(payload)
 
     def _clear_loop(self, payload: str, line: cst.SimpleStatementLine) -> cst.BaseCompoundStatement:
         scope_source = re.match(r'\{"scope": (.*)\}$', payload, re.DOTALL)

@@ -4,7 +4,8 @@ module must have), each small, each tested with exact before/after text.
 A rule has hooks named like libcst's (`visit_Call(node)`, `leave_Call(original, updated)`), and
 all rules run under the module's single libcst walk (`RuleWalk`): on the way down every rule's
 visit hook sees the node, on the way up each leave hook gets the node as the rules before it
-left it.
+left it. Where a node sits (awaited, a statement's value, an attribute's receiver) is read from
+the walk's own stack of the nodes it is inside (`Walk.parent`), so no rule keeps node ids.
 """
 
 from collections.abc import Callable, Sequence
@@ -48,6 +49,11 @@ class Walk(Protocol):
         """The names the module imported from Motia."""
         ...
 
+    @property
+    def parent(self) -> cst.CSTNode | None:
+        """The node the current one (the one a hook was called for) sits in, as in the source."""
+        ...
+
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None: ...
 
     def need(self, *, client: str = "", any_type: bool = False) -> None:
@@ -61,6 +67,11 @@ class Walk(Protocol):
 
 class LeaveAlone(Exception):
     """Raised by a rule: the construct stays as written, under a TODO giving this reason."""
+
+
+class ImportTime(Exception):
+    """Raised by a rule: the construct is a Motia call at module level, which ran while Motia
+    loaded the module; it stays as written (finish.py comments its statement out)."""
 
 
 class Rule:
@@ -80,7 +91,24 @@ class RuleWalk(cst.CSTTransformer):
     def __init__(self, rules: Sequence[Rule]) -> None:
         super().__init__()
         self._installed: list[str] = []
+        self._path: list[cst.CSTNode] = []  # the nodes the walk is inside, the current one last
         self.rules = list(rules)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self._path.append(node)
+        return super().on_visit(node)
+
+    def on_leave(  # type: ignore[override]  # libcst's own signature is generic in the node type
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        try:
+            return super().on_leave(original_node, updated_node)
+        finally:
+            self._path.pop()
+
+    @property
+    def parent(self) -> cst.CSTNode | None:
+        return self._path[-2] if len(self._path) > 1 else None
 
     @property
     def rules(self) -> list[Rule]:
@@ -125,12 +153,43 @@ class RuleWalk(cst.CSTTransformer):
                     result = hook(original_node, result)
                 except LeaveAlone as reason:
                     self.leave_alone(original_node, str(reason))
+                except ImportTime:
+                    self.at_import_time()
             return result
 
         return leave
 
     def leave_alone(self, node: cst.CSTNode, why: str) -> None:
         """What the walk does with a construct a rule leaves alone (the rewrite adds a TODO)."""
+
+    def at_import_time(self) -> None:
+        """What the walk does with a Motia call that ran at import time (the rewrite marks it)."""
+
+
+def awaited(walk: Walk, node: cst.CSTNode) -> bool:
+    """Whether the current node is awaited where it stands (`await node`)."""
+    parent = walk.parent
+    return isinstance(parent, cst.Await) and parent.expression is node
+
+
+def statement_value(walk: Walk, node: cst.CSTNode) -> bool:
+    """Whether the current node is a whole statement's value (`node`, `return node`, `x = node`)."""
+    parent = walk.parent
+    return isinstance(parent, (cst.Expr, cst.Return, cst.Assign)) and parent.value is node
+
+
+def receiver(walk: Walk, node: cst.CSTNode) -> bool:
+    """Whether the current node is what an attribute or subscript is taken of (`node.x`)."""
+    parent = walk.parent
+    return isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is node
+
+
+def assigned(walk: Walk, node: cst.CSTNode) -> bool:
+    """Whether the current node is an assignment's target (`node = ...`, `node += ...`)."""
+    parent = walk.parent
+    return (isinstance(parent, cst.AssignTarget) and parent.target is node) or (
+        isinstance(parent, cst.AugAssign) and parent.target is node
+    )
 
 
 def apply_rules(module: cst.Module, rules: Sequence[Rule]) -> cst.Module:
