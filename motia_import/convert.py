@@ -32,6 +32,7 @@ from motia_import.finish import FinishPlan, finish_module
 from motia_import.middleware import engine_middleware_blockers
 from motia_import.model import (
     Analysis,
+    EntryPlan,
     Finding,
     Loaded,
     Reading,
@@ -63,6 +64,9 @@ from motia_import.registrations import (
     slug,
 )
 from motia_import.roles import code
+from motia_import.rules import TODO
+from motia_import.rules.context import TRIGGER_CHECKS
+from motia_import.rules.entry_points import references
 from motia_import.rules.file_paths import (
     FileRelative,
     carry_files,
@@ -72,15 +76,7 @@ from motia_import.rules.file_paths import (
 )
 from motia_import.static_eval import MISSING, module_constants
 from motia_import.topics import other_language_topics
-from motia_import.transform import (
-    TODO,
-    TRIGGER_CHECKS,
-    EntryPlan,
-    ModuleOptions,
-    ModuleRewriter,
-    references,
-    rewrite_module,
-)
+from motia_import.transform import ModuleOptions, ModuleRewriter, rewrite_module
 
 ENGINE_WORKERS = {
     "http": "http",

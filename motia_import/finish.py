@@ -15,8 +15,9 @@ from motia_import.analysis import alias_name, dotted_name
 from motia_import.model import Status
 from motia_import.modules import PACKAGE, Target
 from motia_import.roles import MOTIA_CONFIG_NAMES, code
+from motia_import.rules import TODO
 from motia_import.rules.names import define_names, notes_for, source_imports
-from motia_import.transform import TODO, Note, assigns_config, empty_block
+from motia_import.transform import Note, assigns_config, empty_block
 
 CONFIG_COMMENT = (
     "# (motia-import) The Motia config is now the iii registrations at the end of this module."

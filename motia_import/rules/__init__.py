@@ -9,12 +9,40 @@ the walk's own stack of the nodes it is inside (`Walk.parent`), so no rule keeps
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import libcst as cst
 
-from motia_import.model import Status
-from motia_import.roles import Role
+from motia_import.model import EntryPlan, Status
+from motia_import.roles import FunctionScope, Role
+
+TODO = "# TODO(motia-import): "  # how a line left to a human is marked
+
+
+@dataclass
+class TraceUse:
+    """How a function uses Motia's trace id: read at all, and the names computed from it."""
+
+    read: bool = False
+    derived: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the walk knows of the function it is in (the module itself at the bottom).
+
+    A lambda's frame shares its function's names and trace use: it has no parameters of
+    Motia's and no body to put a prelude in."""
+
+    qualname: str
+    scope: FunctionScope
+    is_async: bool
+    entry: EntryPlan | None = None  # when the engine (or generated glue) calls the function
+    ctx_names: frozenset[str] = frozenset()  # its parameters that are Motia's context
+    trace: str | None = None  # the name the invocation's trace id is bound to
+    trigger: str | None = None  # the parameter the trigger info arrives in
+    trace_use: TraceUse = field(default_factory=TraceUse)
 
 
 class Walk(Protocol):
@@ -54,10 +82,58 @@ class Walk(Protocol):
         """The node the current one (the one a hook was called for) sits in, as in the source."""
         ...
 
+    @property
+    def frame(self) -> Frame:
+        """The function the walk is in."""
+        ...
+
+    @property
+    def outermost(self) -> str:
+        """The name of the outermost definition the walk is in (the step's handler, when the
+        walk is in one)."""
+        ...
+
+    def entry(self, qualname: str) -> EntryPlan | None:
+        """How a function the engine (or generated glue) calls is rewritten."""
+        ...
+
+    @property
+    def trace_seen(self) -> bool:
+        """Whether the trace id was read so far in the functions the walk is in."""
+        ...
+
+    @property
+    def sync_module_api(self) -> bool:
+        """Motia >= 1.0.4: its module-level stateManager, Stream and enqueue returned values."""
+        ...
+
+    def flows(self, handler: str) -> list[str]:
+        """The flows of the step whose handler this is."""
+        ...
+
+    def dropped(self, qualname: str) -> set[str]:
+        """The parameters a function of the module loses (Motia's, nobody passes them now)."""
+        ...
+
+    def fresh(self, preferred: str) -> str:
+        """A name no identifier of the module uses."""
+        ...
+
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None: ...
 
-    def need(self, *, client: str = "", any_type: bool = False) -> None:
-        """The converted module imports this name of the client / `typing.Any`."""
+    def todo(self, node: cst.CSTNode, what: str, why: str) -> None:
+        """Report a construct left as written, with a TODO on its line."""
+        ...
+
+    def need(
+        self, *, client: str = "", any_type: bool = False, compat: str = "", worker: str = ""
+    ) -> None:
+        """The converted module imports this name of the client / `typing.Any` / this
+        motia_compat helper; the worker needs this engine worker."""
+        ...
+
+    def publishes(self, topic: str) -> None:
+        """The module publishes to this literal topic."""
         ...
 
     def leave_alone(self, node: cst.CSTNode, why: str) -> None:
@@ -137,9 +213,11 @@ class RuleWalk(cst.CSTTransformer):
     @staticmethod
     def _visit(base: Hook | None, hooks: list[Hook]) -> Hook:
         def visit(node: cst.CSTNode) -> bool | None:
+            # The walk's own hook first: it sets up what the rules ask (the current function).
+            result = base(node) if base is not None else None
             for hook in hooks:
                 hook(node)
-            return base(node) if base is not None else None
+            return result
 
         return visit
 
