@@ -287,7 +287,6 @@ class ScopeBuilder(cst.CSTVisitor):
         self.names: list[str] = []
         self.scopes: dict[str, FunctionScope] = {}
         self.found: dict[FunctionKey, dict[str, Role]] = {}
-        self.qualnames: dict[int, str] = {}
 
     @property
     def scope(self) -> FunctionScope:
@@ -311,7 +310,6 @@ class ScopeBuilder(cst.CSTVisitor):
                 scope.shadowed.add(pname)
         self.stack.append(scope)
         self.scopes[qualname] = scope
-        self.qualnames[id(node)] = qualname
         return entry is not None or not self.unit.untouched(qualname, scope, set())
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -331,7 +329,7 @@ class ScopeBuilder(cst.CSTVisitor):
         return len(self.stack) > 1  # module-level statements hold no function scopes
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return self._enter(node, f"<lambda@{id(node)}>")
+        return self._enter(node, "<lambda>")  # nothing looks a lambda up by name
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.stack.pop()
