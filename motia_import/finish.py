@@ -128,8 +128,14 @@ class ModuleFinisher(cst.CSTTransformer):
             target = self.plan.resolve(module, level)
             if target is None:
                 if level:
-                    self.notes.append(Note(0, f"import {'.' * level}{module}", Status.TODO,
-                                           "a relative import that finds no file in the project"))  # fmt: skip
+                    self.notes.append(
+                        Note(
+                            0,
+                            f"import {'.' * level}{module}",
+                            Status.TODO,
+                            "a relative import that finds no file in the project",
+                        )
+                    )
                 return None
             if isinstance(small.names, cst.ImportStar):
                 return [f"from {self.plan.module_name(target)} import *"]

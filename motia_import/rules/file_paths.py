@@ -106,8 +106,12 @@ def _project_path(root: Path, folder: PurePosixPath, literal: str) -> str | None
 
 
 # Template-owned places under src/ that a carried file must never replace.
-RESERVED = (PurePosixPath("src/__init__.py"), PurePosixPath("src/main.py"),
-            PurePosixPath("src/handlers"), PurePosixPath("src/lib"))  # fmt: skip
+RESERVED = (
+    PurePosixPath("src/__init__.py"),
+    PurePosixPath("src/main.py"),
+    PurePosixPath("src/handlers"),
+    PurePosixPath("src/lib"),
+)
 
 
 def carry_place(
