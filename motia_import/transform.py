@@ -248,8 +248,11 @@ class ModuleRewriter(RuleWalk):
         self.qualnames.append("<lambda>")
         parent = self.frame
         scope = FunctionScope(node, parent=parent.scope)
-        frame = replace(parent, qualname=".".join(self.qualnames), scope=scope, is_async=False)
-        self.frames.append(replace(frame, entry=None))
+        # Its function's names and trace use (rules.Frame); nothing calls it as an entry point.
+        qualname = ".".join(self.qualnames)
+        self.frames.append(
+            replace(parent, qualname=qualname, scope=scope, is_async=False, entry=None)
+        )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.qualnames.append(node.name.value)
