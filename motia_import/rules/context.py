@@ -32,6 +32,8 @@ class Context(Rule):
         self.walk = walk
 
     def _is_ctx(self, node: cst.BaseExpression) -> bool:
+        if not isinstance(node, cst.Name):  # only names (parameters) hold the context
+            return False
         role = self.walk.role(node)
         return role is not None and role.kind == "ctx"
 

@@ -55,6 +55,8 @@ class Request(Rule):
         self.walk = walk
 
     def _input(self, node: cst.BaseExpression) -> Role | None:
+        if not isinstance(node, cst.Name):  # only names (parameters) hold the input
+            return None
         role = self.walk.role(node)
         return role if role is not None and role.kind == "input" else None
 
@@ -63,9 +65,7 @@ class Request(Rule):
     ) -> cst.BaseExpression:
         base = self._input(original_node.value)
         if base is None:
-            if self.walk.role(original_node.value) is None:
-                return self._stream_event_field(original_node, updated_node)
-            return updated_node
+            return self._stream_event_field(original_node, updated_node)
         if assigned(self.walk, original_node):
             return updated_node
         attribute = original_node.attr.value
