@@ -4,8 +4,8 @@ written (comments and formatting included).
 One walk (`ModuleRewriter`) runs the rules of rules/, one module per Motia construct family:
 entry points' signatures, the trace id, the rest of the context, the request, engine calls
 (emit/enqueue, state, streams), config helpers, the logger, responses, annotations, stream
-handles and quotes. The walk itself keeps the current function's frame and adjusts calls of
-project functions whose parameters changed. Whatever a rule cannot rewrite stays in place under
+handles and quotes. The walk itself only keeps the current function's frame and answers the
+rules' questions; calls of project functions whose parameters changed are a rule too. Whatever a rule cannot rewrite stays in place under
 a `# TODO(motia-import): <why>` comment.
 """
 
@@ -19,18 +19,17 @@ from motia_import.analysis import (
     ModuleUnit,
     ProjectFacts,
     all_parameters,
-    parameters,
 )
 from motia_import.model import EntryPlan, Status
-from motia_import.payloads import expression
 from motia_import.roles import FunctionScope, Role, code
-from motia_import.rules import TODO, Frame, RuleWalk, awaited
+from motia_import.rules import TODO, Callee, Frame, RuleWalk
 from motia_import.rules.annotations import Annotations
 from motia_import.rules.config import ConfigHelpers
 from motia_import.rules.context import Context
-from motia_import.rules.engine_calls import Publish, StateAndStreams, awaited_call
+from motia_import.rules.engine_calls import Publish, StateAndStreams
 from motia_import.rules.entry_points import EntryPoints
 from motia_import.rules.logger import Logger
+from motia_import.rules.project_calls import ProjectCalls
 from motia_import.rules.quotes import Quotes
 from motia_import.rules.request import Request
 from motia_import.rules.responses import Responses
@@ -80,8 +79,7 @@ def with_todo(
 
 class ModuleRewriter(RuleWalk):
     """The module's single walk: it keeps the current function's frame (rules.Frame) and what
-    the converted module needs, answers the rules (rules.Walk), and adjusts calls of project
-    functions whose parameters changed."""
+    the converted module needs, and answers the rules (rules.Walk)."""
 
     def __init__(
         self,
@@ -120,6 +118,7 @@ class ModuleRewriter(RuleWalk):
         self.line_todos: list[str] = []
         # The construct families, in the order their hooks run on a node.
         self.rules = [
+            ProjectCalls(self),
             EntryPoints(self),
             TraceId(self),
             Context(self),
@@ -177,6 +176,15 @@ class ModuleRewriter(RuleWalk):
 
     def fresh(self, preferred: str) -> str:
         return fresh(preferred, self.module_names)
+
+    def callee(self, func: cst.BaseExpression) -> Callee | None:
+        found = self.facts.callee(self.unit, func)
+        if found is None:
+            return None
+        key, function = found
+        dropped = self.droppable.get(key, set())
+        roles = self.facts.param_roles.get(key, {})
+        return Callee(function, dropped, roles, blocking=key in self.blocking)
 
     @property
     def stream_factory(self) -> str | None:
@@ -271,89 +279,6 @@ class ModuleRewriter(RuleWalk):
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         # The step's config is removed (the registrations replace it): nothing in it to rewrite.
         return not (not self.in_function and self.options.remove_config and is_config(node))
-
-    # Calls of project functions ---------------------------------------------------------------
-
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        """Calls of project functions whose Motia parameters were dropped or changed."""
-        found = self.facts.callee(self.unit, original_node.func)
-        if found is None or self._motias(original_node):
-            return updated_node
-        key, function = found
-        call = self._adjust_args(original_node, updated_node, key, function)
-        if (
-            key in self.blocking
-            and self.frame.is_async
-            and self.in_function
-            and not awaited(self, original_node)
-        ):
-            return self._on_thread(original_node, call)
-        return call
-
-    def _motias(self, call: cst.Call) -> bool:
-        """Whether a call is one of Motia's (the rules rewrite those)."""
-        role = self.role(call.func)
-        if role is not None and role.kind == "enqueue":
-            return True
-        if isinstance(call.func, cst.Attribute):
-            base = self.role(call.func.value)
-            return base is not None and base.kind in ("state", "stream", "ctx", "input")
-        return False
-
-    def _on_thread(self, original: cst.Call, call: cst.Call) -> cst.BaseExpression:
-        """A sync project function that calls the engine synchronously, called from an async
-        function: `iii.trigger` raises on the SDK's event loop, so it runs on a thread."""
-        self.need(client="asyncio")
-        self.note(
-            original,
-            f"{code(original.func)}(...)",
-            Status.CONVERTED,
-            "a sync function that calls the engine: awaited on a thread (asyncio.to_thread)",
-        )
-        args = (
-            [cst.Arg(call.func, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))]
-            if call.args
-            else [cst.Arg(call.func)]
-        )
-        thread_call = cst.Call(func=expression("asyncio.to_thread"), args=[*args, *call.args])
-        return awaited_call(self, original, thread_call)
-
-    def _adjust_args(
-        self,
-        original: cst.Call,
-        updated: cst.Call,
-        key: FunctionKey,
-        function: cst.FunctionDef,
-    ) -> cst.Call:
-        dropped = self.droppable.get(key, set())
-        roles = self.facts.param_roles.get(key, {})
-        positional = [p.name.value for p in parameters(function)]
-        args: list[cst.Arg] = []
-        changed = False
-        for index, arg in enumerate(updated.args):
-            if arg.star:
-                return updated
-            pname = (
-                arg.keyword.value
-                if arg.keyword
-                else (positional[index] if index < len(positional) else None)
-            )
-            if pname in dropped:
-                changed = True
-                continue
-            original_arg = original.args[index]
-            if pname is not None and roles.get(pname, Role("ctx")).kind == "stream":
-                stream = self.role(original_arg.value)
-                if stream is not None and stream.kind == "stream":
-                    args.append(arg.with_changes(value=expression(stream.detail)))
-                    changed = True
-                    continue
-            args.append(arg)
-        if not changed:
-            return updated
-        if args:
-            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        return updated.with_changes(args=args)
 
     def leave_Await(self, original_node: cst.Await, updated_node: cst.Await) -> cst.BaseExpression:
         if isinstance(updated_node.expression, cst.Await):

@@ -29,6 +29,16 @@ class TraceUse:
 
 
 @dataclass(frozen=True)
+class Callee:
+    """A function of the project a call reaches, and what changed about it."""
+
+    function: cst.FunctionDef
+    dropped: set[str]  # the parameters it lost
+    roles: dict[str, Role]  # the Motia roles its parameters have (a stream handle, ...)
+    blocking: bool  # sync, and it calls the engine synchronously
+
+
+@dataclass(frozen=True)
 class Frame:
     """What the walk knows of the function it is in (the module itself at the bottom).
 
@@ -113,6 +123,10 @@ class Walk(Protocol):
 
     def dropped(self, qualname: str) -> set[str]:
         """The parameters a function of the module loses (Motia's, nobody passes them now)."""
+        ...
+
+    def callee(self, func: cst.BaseExpression) -> Callee | None:
+        """The project function a call of this expression reaches, if the walk knows it."""
         ...
 
     def fresh(self, preferred: str) -> str:

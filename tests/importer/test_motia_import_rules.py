@@ -8,7 +8,7 @@ import pytest
 
 from motia_import.model import EntryPlan, Status
 from motia_import.roles import FunctionScope, Role, RoleKind, code
-from motia_import.rules import Frame, Rule, RuleWalk
+from motia_import.rules import Callee, Frame, Rule, RuleWalk
 from motia_import.rules.annotations import Annotations
 from motia_import.rules.config import ConfigHelpers
 from motia_import.rules.context import Context
@@ -16,6 +16,7 @@ from motia_import.rules.engine_calls import Publish, StateAndStreams
 from motia_import.rules.entry_points import EntryPoints
 from motia_import.rules.logger import Logger
 from motia_import.rules.names import define_names
+from motia_import.rules.project_calls import ProjectCalls
 from motia_import.rules.quotes import QuoteError, fix_quotes
 from motia_import.rules.request import Request
 from motia_import.rules.responses import Responses
@@ -48,6 +49,7 @@ class FakeWalk(RuleWalk):
         self.frame = frame or Frame("handler", FunctionScope(None), is_async=True)
         self.entries: dict[str, EntryPlan] = {}
         self.drops: dict[str, set[str]] = {}
+        self.callees: dict[str, Callee] = {}
 
     @property
     def logger_name(self) -> str:
@@ -84,6 +86,9 @@ class FakeWalk(RuleWalk):
 
     def fresh(self, preferred: str) -> str:
         return f"{preferred}_2"
+
+    def callee(self, func: cst.BaseExpression) -> Callee | None:
+        return self.callees.get(code(func))
 
     def note(self, node: cst.CSTNode, what: str, status: Status, detail: str = "") -> None:
         self.notes.append((what, detail))
@@ -630,3 +635,43 @@ def test_cron_handlers_take_the_event_engine_middleware_continues_helpers_lose_c
     assert walk.run(EntryPoints(walk), "def helper(order, ctx):\n    return order\n") == (
         "def helper(order):\n    return order\n"
     )
+
+
+# Project calls ------------------------------------------------------------------------------------
+
+
+def test_calls_of_project_functions_follow_their_new_parameters() -> None:
+    def function(source: str) -> cst.FunctionDef:
+        statement = cst.parse_statement(source)
+        assert isinstance(statement, cst.FunctionDef)
+        return statement
+
+    walk = FakeWalk(roles={"scores": Role("stream", '"scores"')})
+    record = function("async def record(ctx, kind, board, payload): pass\n")
+    walk.callees["record"] = Callee(record, {"ctx"}, {"board": Role("stream", "board")}, False)
+    save = function("def save(order): pass\n")
+    walk.callees["save"] = Callee(save, set(), {}, blocking=True)
+    after = walk.run(
+        ProjectCalls(walk),
+        """\
+        await record(ctx, "seen", scores, payload=1)
+        saved = save(order)
+        await save(order)
+        other(ctx, scores)
+        """,
+    )
+    assert after == dedent(
+        """\
+        await record("seen", "scores", payload=1)
+        saved = await asyncio.to_thread(save, order)
+        await save(order)
+        other(ctx, scores)
+        """
+    )
+    assert walk.needed == {"asyncio"}
+    assert walk.notes == [
+        (
+            "save(...)",
+            "a sync function that calls the engine: awaited on a thread (asyncio.to_thread)",
+        )
+    ]
