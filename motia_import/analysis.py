@@ -287,7 +287,6 @@ class ScopeBuilder(cst.CSTVisitor):
         self.names: list[str] = []
         self.scopes: dict[str, FunctionScope] = {}
         self.found: dict[FunctionKey, dict[str, Role]] = {}
-        self.qualnames: dict[int, str] = {}
 
     @property
     def scope(self) -> FunctionScope:
@@ -311,7 +310,6 @@ class ScopeBuilder(cst.CSTVisitor):
                 scope.shadowed.add(pname)
         self.stack.append(scope)
         self.scopes[qualname] = scope
-        self.qualnames[id(node)] = qualname
         return entry is not None or not self.unit.untouched(qualname, scope, set())
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -331,7 +329,7 @@ class ScopeBuilder(cst.CSTVisitor):
         return len(self.stack) > 1  # module-level statements hold no function scopes
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return self._enter(node, f"<lambda@{id(node)}>")
+        return self._enter(node, "<lambda>")  # nothing looks a lambda up by name
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.stack.pop()
@@ -476,25 +474,25 @@ def walk_functions(body: list[cst.CSTNode]) -> Iterator[cst.FunctionDef]:
 def uncalled_names(tree: ast.Module) -> tuple[set[str], set[tuple[str, str]]]:
     """Names (and `module.name` attributes) a module uses other than by calling them: passed
     as callbacks, stored, decorated. Function definitions and imports do not count."""
-    called: set[int] = set()
     names: set[str] = set()
     attributes: set[tuple[str, str]] = set()
-    for node in ast.walk(tree):
+    todo: list[tuple[ast.AST, bool]] = [(tree, False)]  # a node, and whether it is called
+    while todo:
+        node, called = todo.pop()
         if isinstance(node, ast.Call):
-            called.add(id(node.func))
+            todo.append((node.func, True))
+            todo.extend((child, False) for child in (*node.args, *node.keywords))
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not called:
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and not called:
+            attributes.add((node.value.id, node.attr))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for decorator in node.decorator_list:
                 target = decorator.func if isinstance(decorator, ast.Call) else decorator
                 if isinstance(target, ast.Name):
                     names.add(node.name)  # a decorated function may be wrapped
-                del target
-    for node in ast.walk(tree):
-        if id(node) in called:
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            names.add(node.id)
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            attributes.add((node.value.id, node.attr))
+        todo.extend((child, False) for child in ast.iter_child_nodes(node))
     return names, attributes
 
 

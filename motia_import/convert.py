@@ -32,6 +32,7 @@ from motia_import.finish import FinishPlan, finish_module
 from motia_import.middleware import engine_middleware_blockers
 from motia_import.model import (
     Analysis,
+    EntryPlan,
     Finding,
     Loaded,
     Reading,
@@ -63,6 +64,9 @@ from motia_import.registrations import (
     slug,
 )
 from motia_import.roles import code
+from motia_import.rules import TODO
+from motia_import.rules.context import TRIGGER_CHECKS
+from motia_import.rules.entry_points import references
 from motia_import.rules.file_paths import (
     FileRelative,
     carry_files,
@@ -72,15 +76,7 @@ from motia_import.rules.file_paths import (
 )
 from motia_import.static_eval import MISSING, module_constants
 from motia_import.topics import other_language_topics
-from motia_import.transform import (
-    TODO,
-    TRIGGER_CHECKS,
-    EntryPlan,
-    ModuleOptions,
-    ModuleRewriter,
-    references,
-    rewrite_module,
-)
+from motia_import.transform import ModuleOptions, ModuleRewriter, rewrite_module
 
 ENGINE_WORKERS = {
     "http": "http",
@@ -312,8 +308,12 @@ def render_modules(
         rendering.compat |= rendered.compat
         for place, target in rendered.carried.items():
             if rendering.carried.setdefault(place, target) != target:
-                work.add(str(target), "path built from __file__", Status.TODO,
-                         f"not carried: {rendering.carried[place]} is already carried to {place}")  # fmt: skip
+                work.add(
+                    str(target),
+                    "path built from __file__",
+                    Status.TODO,
+                    f"not carried: {rendering.carried[place]} is already carried to {place}",
+                )
         if rendered.published:
             publisher = unit.step.name if unit.step else str(path)
             rendering.published[publisher] = list(rendered.published)
@@ -489,8 +489,12 @@ def classify_middleware(
                 where, f"middleware {key[1]}", Status.CONVERTED, f"engine middleware {ids[key]}"
             )
         else:
-            work.add(where, f"middleware {key[1]}", Status.CONVERTED,
-                     "runs in-process around the handler: " + "; ".join(reasons))  # fmt: skip
+            work.add(
+                where,
+                f"middleware {key[1]}",
+                Status.CONVERTED,
+                "runs in-process around the handler: " + "; ".join(reasons),
+            )
     return ids
 
 
@@ -734,9 +738,13 @@ def settle_droppable(
             entry_map = {k[1]: v for k, v in entries.items() if k[0] == path}
             try:
                 module, _ = rewrite_module(
-                    facts, unit, options_for(unit, sync_api, loggers[path]), entry_map, droppable,
+                    facts,
+                    unit,
+                    options_for(unit, sync_api, loggers[path]),
+                    entry_map,
+                    droppable,
                     with_positions=False,
-                )  # fmt: skip
+                )
             except Exception:  # reported when the module is rendered
                 for key in keys:
                     del droppable[key]
@@ -868,23 +876,41 @@ def render_unit(
                 continue
             files, refused = carry_files(source.root, target, place)
             carried.update(files)
-            work.add(f"{unit.path}:{use.line}", "path built from __file__", Status.CONVERTED,
-                     f"{target} carried to {place}, where the path still reaches it from {new_path}", step.name if step else "")  # fmt: skip
+            work.add(
+                f"{unit.path}:{use.line}",
+                "path built from __file__",
+                Status.CONVERTED,
+                f"{target} carried to {place}, where the path still reaches it from {new_path}",
+                step.name if step else "",
+            )
             for outside in refused:
-                work.add(outside, "file", Status.TODO,
-                         "not carried: its real path is outside the project")  # fmt: skip
+                work.add(
+                    outside,
+                    "file",
+                    Status.TODO,
+                    "not carried: its real path is outside the project",
+                )
         if missing or not use.targets:
             left.append(FileRelative(use.line, tuple(missing)))
             named = (
                 f" ({', '.join(missing)} not carried: outside src/ from there)" if missing else ""
             )
-            work.add(f"{unit.path}:{use.line}", "path built from __file__", Status.TODO,
-                     f"the module moved to {new_path}{named}", step.name if step else "")  # fmt: skip
+            work.add(
+                f"{unit.path}:{use.line}",
+                "path built from __file__",
+                Status.TODO,
+                f"the module moved to {new_path}{named}",
+                step.name if step else "",
+            )
     if left:
         text = header(left, unit.path, new_path) + text
     for path_module in (m for (p, m) in modules.found_by_name if p == unit.path):
-        work.add(str(unit.path), f"import {path_module}", Status.NOTE,
-                 "found by file name (no search path Motia used explains it); check it is the module you meant")  # fmt: skip
+        work.add(
+            str(unit.path),
+            f"import {path_module}",
+            Status.NOTE,
+            "found by file name (no search path Motia used explains it); check it is the module you meant",
+        )
     return RenderedModule(
         text,
         frozenset(compat),
@@ -961,8 +987,13 @@ def glue_for(
 def report_step(work: _Work, step: Step, plans: list[TriggerPlan]) -> None:
     where = str(PurePosixPath(step.path.as_posix()))
     registered = [p for p in plans if not p.problem]
-    work.add(where, f"step {step.name}", Status.CONVERTED if registered or not plans else Status.TODO,
-             f"{len(registered)} of {len(plans)} trigger(s) registered", step.name)  # fmt: skip
+    work.add(
+        where,
+        f"step {step.name}",
+        Status.CONVERTED if registered or not plans else Status.TODO,
+        f"{len(registered)} of {len(plans)} trigger(s) registered",
+        step.name,
+    )
     if not plans:
         work.add(
             where, f"step {step.name}", Status.NOTE, "no triggers: nothing registers it", step.name
@@ -977,8 +1008,13 @@ def report_step(work: _Work, step: Step, plans: list[TriggerPlan]) -> None:
             detail += " (" + "; ".join(plan.notes) + ")"
         work.add(where, what, Status.CONVERTED, detail, step.name)
         if plan.trigger.condition:
-            work.add(where, f"condition `{plan.trigger.condition}`", Status.CONVERTED,
-                     f"condition function {plan.function_id}::condition", step.name)  # fmt: skip
+            work.add(
+                where,
+                f"condition `{plan.trigger.condition}`",
+                Status.CONVERTED,
+                f"condition function {plan.function_id}::condition",
+                step.name,
+            )
 
 
 def registry(
@@ -1020,31 +1056,53 @@ def report_discovery(
     for path in found.streams:
         posix = PurePosixPath(path.as_posix())
         if posix in kept:
-            work.add(str(posix), "stream definition", Status.CONVERTED,
-                     "kept (a step imports it); iii streams need no declaration")  # fmt: skip
+            work.add(
+                str(posix),
+                "stream definition",
+                Status.CONVERTED,
+                "kept (a step imports it); iii streams need no declaration",
+            )
         else:
-            work.add(str(posix), "stream definition", Status.SKIPPED,
-                     "iii streams need no declaration; stream:join/leave hooks and auth are new "
-                     "code in iii (see the template's stream-join-leave and stream-auth kinds)")  # fmt: skip
+            work.add(
+                str(posix),
+                "stream definition",
+                Status.SKIPPED,
+                "iii streams need no declaration; stream:join/leave hooks and auth are new "
+                "code in iii (see the template's stream-join-leave and stream-auth kinds)",
+            )
     for kept_path in sorted(kept):
         if units[kept_path].step is None:
             work.add(
-                str(kept_path), "shared module", Status.CONVERTED,
+                str(kept_path),
+                "shared module",
+                Status.CONVERTED,
                 f"kept as {units[kept_path].module_name}",
-            )  # fmt: skip
+            )
     for importer, names in unresolved.items():
         for name in dict.fromkeys(names):
-            work.add(str(importer), f"import {name}", Status.TODO,
-                     "looks like a project module but no file matches it: check the import")  # fmt: skip
+            work.add(
+                str(importer),
+                f"import {name}",
+                Status.TODO,
+                "looks like a project module but no file matches it: check the import",
+            )
     if (modules.root / "motia_config.py").is_file():
-        work.add("motia_config.py", "project config", Status.TODO,
-                 "not converted: Motia Python never loaded it; stream authentication "
-                 "(authenticate_stream) is an iii-stream auth_function now, new code "
-                 "(see the template's stream-auth kind)")  # fmt: skip
+        work.add(
+            "motia_config.py",
+            "project config",
+            Status.TODO,
+            "not converted: Motia Python never loaded it; stream authentication "
+            "(authenticate_stream) is an iii-stream auth_function now, new code "
+            "(see the template's stream-auth kind)",
+        )
     if (modules.root / "motia.config.ts").is_file():
-        work.add("motia.config.ts", "project config", Status.NOTE,
-                 "Node Motia's plugins and adapters; the engine's own run config "
-                 "(worker-compose.yaml or config.yaml) replaces it")  # fmt: skip
+        work.add(
+            "motia.config.ts",
+            "project config",
+            Status.NOTE,
+            "Node Motia's plugins and adapters; the engine's own run config "
+            "(worker-compose.yaml or config.yaml) replaces it",
+        )
 
 
 def topic_table(
@@ -1076,7 +1134,11 @@ def topic_table(
         for topic, how in other_language_topics(root / other).items():
             if topic in topics:
                 entry(topic)["other"].append(f"{other.as_posix()} ({how})")
-        work.add(other.as_posix(), "TypeScript/JavaScript step", Status.TODO,
-                 "not converted (only Python steps are); topics it shares with the Python steps "
-                 "are listed under Topics")  # fmt: skip
+        work.add(
+            other.as_posix(),
+            "TypeScript/JavaScript step",
+            Status.TODO,
+            "not converted (only Python steps are); topics it shares with the Python steps "
+            "are listed under Topics",
+        )
     return topics

@@ -78,14 +78,20 @@ def rule_for(generation: Generation, version: Version | None, label: str = "") -
     era = sum(1 for change in NPM_RULE_CHANGES if version is None or version >= change)
     if era == 0:
         return Rule(
-            ("steps",), (".step.py",), (".stream.py",), (".step.ts", ".step.js"),
+            ("steps",),
+            (".step.py",),
+            (".stream.py",),
+            (".step.ts", ".step.js"),
             f"{what}: steps/, *.step.py",
-        )  # fmt: skip
+        )
     if era == 1:
         return Rule(
-            ("steps",), (".step.py", "_step.py"), (".stream.py", "_stream.py"), other,
+            ("steps",),
+            (".step.py", "_step.py"),
+            (".stream.py", "_stream.py"),
+            other,
             f"{what}: steps/, *.step.py and *_step.py",
-        )  # fmt: skip
+        )
     roots = ("steps",) if era == 2 else ("steps", "src")
     where = " and ".join(f"{r}/" for r in roots)
     return Rule(roots, ("_step.py",), ("_stream.py",), other, f"{what}: {where}, *_step.py")

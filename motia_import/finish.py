@@ -15,8 +15,9 @@ from motia_import.analysis import alias_name, dotted_name
 from motia_import.model import Status
 from motia_import.modules import PACKAGE, Target
 from motia_import.roles import MOTIA_CONFIG_NAMES, code
+from motia_import.rules import TODO
 from motia_import.rules.names import define_names, notes_for, source_imports
-from motia_import.transform import TODO, Note, assigns_config, empty_block
+from motia_import.transform import Note, assigns_config, empty_block
 
 CONFIG_COMMENT = (
     "# (motia-import) The Motia config is now the iii registrations at the end of this module."
@@ -127,8 +128,14 @@ class ModuleFinisher(cst.CSTTransformer):
             target = self.plan.resolve(module, level)
             if target is None:
                 if level:
-                    self.notes.append(Note(0, f"import {'.' * level}{module}", Status.TODO,
-                                           "a relative import that finds no file in the project"))  # fmt: skip
+                    self.notes.append(
+                        Note(
+                            0,
+                            f"import {'.' * level}{module}",
+                            Status.TODO,
+                            "a relative import that finds no file in the project",
+                        )
+                    )
                 return None
             if isinstance(small.names, cst.ImportStar):
                 return [f"from {self.plan.module_name(target)} import *"]

@@ -23,8 +23,17 @@ class _Check(cst.CSTVisitor):
         self.ctx = ctx
         self.next_name = next_name
         self.reasons: list[str] = []
-        self.allowed: set[int] = set()  # Name nodes already accounted for
+        self.accounted = False  # some use of the parameters fits the engine's middleware
         self.try_depth = 0
+        self.path: list[cst.CSTNode] = []  # the nodes the visit is inside, the current one last
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.path.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        super().on_leave(original_node)
+        self.path.pop()
 
     def visit_Try(self, node: cst.Try) -> None:
         self.try_depth += 1
@@ -46,24 +55,15 @@ class _Check(cst.CSTVisitor):
                 self.reasons.append("it passes arguments to next()")
             if self.try_depth:
                 self.reasons.append("it handles errors of the handler (next() inside try)")
-            self.allowed.add(id(value.func))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if isinstance(node.value, cst.Name) and node.value.value == self.request:
             if node.attr.value == "get":
                 return  # request.get(key): checked where it is called
-            if node.attr.value in INSPECTABLE:
-                self.allowed.add(id(node.value))
-            else:
+            if node.attr.value not in INSPECTABLE:
                 self.reasons.append(
                     f"it reads request.{node.attr.value} (the engine sends no body)"
                 )
-        if (
-            isinstance(node.value, cst.Name)
-            and node.value.value == self.ctx
-            and node.attr.value in ("logger", "trace_id", "traceId")
-        ):
-            self.allowed.add(id(node.value))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -75,19 +75,16 @@ class _Check(cst.CSTVisitor):
             and node.args
         ):
             key = string_value(node.args[0].value)
-            if key in INSPECTABLE:
-                self.allowed.add(id(func.value))
-            else:
+            if key not in INSPECTABLE:
                 self.reasons.append(f"it reads request[{key!r}] (the engine sends no body)")
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if isinstance(node.value, cst.Name) and node.value.value == self.request:
-            key_node = node.slice[0].slice if len(node.slice) == 1 else None
-            key = string_value(key_node.value) if isinstance(key_node, cst.Index) else None
-            if key in INSPECTABLE:
-                self.allowed.add(id(node.value))
-            else:
-                self.reasons.append(f"it reads request[{key!r}]")
+        if (
+            isinstance(node.value, cst.Name)
+            and node.value.value == self.request
+            and _key(node) not in INSPECTABLE
+        ):
+            self.reasons.append(f"it reads request[{_key(node)!r}]")
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         target: cst.BaseExpression = node.target
@@ -96,8 +93,32 @@ class _Check(cst.CSTVisitor):
         if isinstance(target, cst.Name) and target.value == self.request:
             self.reasons.append("it changes the request (the engine cannot pass that on)")
 
+    def _fits(self, node: cst.Name) -> bool:
+        """Whether a use of a parameter fits the engine's middleware: `return await next()`,
+        `request.headers` (or another part the engine sends), `ctx.logger`, `ctx.trace_id`."""
+        parent, *above = reversed(self.path[:-1])
+        if isinstance(parent, cst.Call) and parent.func is node:
+            awaited = bool(above) and isinstance(above[0], cst.Await)
+            returned = above[1 if awaited else 0] if len(above) > awaited else None
+            return node.value == self.next_name and isinstance(returned, cst.Return)
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            return node.value == self.request and _key(parent) in INSPECTABLE
+        if not (isinstance(parent, cst.Attribute) and parent.value is node):
+            return False
+        if node.value == self.ctx and parent.attr.value in ("logger", "trace_id", "traceId"):
+            return True
+        if node.value != self.request:
+            return False
+        if parent.attr.value != "get":
+            return parent.attr.value in INSPECTABLE
+        call = above[0] if above else None
+        if not (isinstance(call, cst.Call) and call.func is parent and call.args):
+            return False
+        return string_value(call.args[0].value) in INSPECTABLE
+
     def visit_Name(self, node: cst.Name) -> None:
-        if id(node) in self.allowed:
+        if self._fits(node):
+            self.accounted = True
             return
         if node.value == self.next_name:
             self.reasons.append("it uses next() other than as `return await next()`")
@@ -105,6 +126,11 @@ class _Check(cst.CSTVisitor):
             self.reasons.append("it passes the whole request on (it may read the body)")
         elif self.ctx is not None and node.value == self.ctx:
             self.reasons.append("it uses Motia's context beyond the logger")
+
+
+def _key(node: cst.Subscript) -> str | None:
+    key = node.slice[0].slice if len(node.slice) == 1 else None
+    return string_value(key.value) if isinstance(key, cst.Index) else None
 
 
 def engine_middleware_blockers(function: cst.FunctionDef) -> list[str]:
@@ -124,8 +150,6 @@ def engine_middleware_blockers(function: cst.FunctionDef) -> list[str]:
     ) or isinstance(last, cst.If)
     if not ends_with_return:
         check.reasons.append("it can end without returning (the engine would not know to continue)")
-    if not any(id(n) for n in check.allowed) or next_name not in cst.Module(body=[]).code_for_node(
-        function.body
-    ):
+    if not check.accounted or next_name not in cst.Module(body=[]).code_for_node(function.body):
         check.reasons.append("it never continues with next()")
     return list(dict.fromkeys(check.reasons))

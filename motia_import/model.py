@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # the phases' own modules import this one
     from motia_import.discovery import Discovered, Rule
     from motia_import.modules import Layout, ProjectModules
     from motia_import.registrations import TriggerPlan
-    from motia_import.transform import EntryPlan
 
 # 0.x: steps run by the Node `motia` package (dict configs with "type"); 1.x: the Python `motia`
 # package (1.0 release candidates and 1.0.x, configs with "triggers").
@@ -106,6 +105,20 @@ class RenderedModule:
 
 
 # The conversion's phases (convert.py) ------------------------------------------------------------
+
+
+@dataclass
+class EntryPlan:
+    """How a function the engine (or generated glue) calls is rewritten (rules/entry_points.py)."""
+
+    kind: str  # "handler", "condition", "middleware", "engine-middleware"
+    input_kind: str
+    step: str = ""
+    needs_trigger: bool = False
+    make_async: bool = False
+    input_model: str | None = None  # validate a queue input into this pydantic model
+    input_param: str | None = None  # the name of its input parameter (None: it takes none)
+    body_model: str | None = None  # validate an http body into this pydantic model
 
 
 @dataclass

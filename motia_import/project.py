@@ -520,8 +520,11 @@ def read_project(root: Path) -> SourceProject:
     elif npm_spec is not None:
         resolved = resolve_range(npm_range(npm_spec), NPM_RULE_CHANGES)
         version, others, motia_range, source = (
-            resolved.version, resolved.others, ranged(npm_spec, npm_range), "package.json"
-        )  # fmt: skip
+            resolved.version,
+            resolved.others,
+            ranged(npm_spec, npm_range),
+            "package.json",
+        )
         generation = "0.x" if version is None or version.major < 1 else "1.x"
     else:
         generation, version, source = guess_generation(root), None, "step configs"

@@ -11,7 +11,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import libcst as cst
+from libcst.helpers import parse_template_statement
+
 from motia_import.model import Step, Trigger
+from motia_import.payloads import expression
 
 TRIGGER_TYPES = {
     "http": "http",
@@ -200,20 +204,11 @@ def register_code(step: Step, plans: list[TriggerPlan], glue: dict[str, GluePlan
             )
             if how.middleware:
                 result.compat.add("run_middleware")
-                chain = ", ".join(how.middleware)
-                lines += ["", "", f"async def {wrapper}(data: Any) -> Any:",
-                          "    # Motia middleware that needs the request body or the response runs here,"
-                          " around the handler.",
-                          f"    return await run_middleware([{chain}], data, lambda: {call})"]  # fmt: skip
-            elif how.handler_async:
-                lines += [
-                    "",
-                    "",
-                    f"async def {wrapper}(data: Any) -> Any:",
-                    f"    return await {call}",
-                ]
+                chain = f"[{', '.join(how.middleware)}]"
+                lines += function(MIDDLEWARE_WRAPPER, name=wrapper, chain=chain, call=call)
             else:
-                lines += ["", "", f"def {wrapper}(data: Any) -> Any:", f"    return {call}"]
+                template = ASYNC_WRAPPER if how.handler_async else SYNC_WRAPPER
+                lines += function(template, name=wrapper, call=call)
             registered = wrapper
         config = dict(plan.config)
         if how.engine_middleware:
@@ -223,12 +218,10 @@ def register_code(step: Step, plans: list[TriggerPlan], glue: dict[str, GluePlan
             condition_id = f"{plan.function_id}::condition"
             condition_fn = f"{how.handler}_condition_{suffix}"
             if how.condition_async is False:
-                lines += ["", "", f"def {condition_fn}(data: Any) -> bool:",
-                          f"    return bool({how.condition}(data))"]  # fmt: skip
+                lines += function(SYNC_CONDITION, name=condition_fn, condition=how.condition)
             else:
                 result.compat.add("settle")
-                lines += ["", "", f"async def {condition_fn}(data: Any) -> bool:",
-                          f"    return bool(await settle({how.condition}(data)))"]  # fmt: skip
+                lines += function(ASYNC_CONDITION, name=condition_fn, condition=how.condition)
             lines += ["", "", f"iii.register_function({repr_flat(condition_id)}, {condition_fn})"]
             config["condition_function_id"] = condition_id
             result.functions.append(condition_id)
@@ -258,6 +251,41 @@ def register_code(step: Step, plans: list[TriggerPlan], glue: dict[str, GluePlan
         result.triggers.append((plan.trigger_type, plan.function_id, config))
     result.code = "\n".join(lines) + "\n"
     return result
+
+
+# The functions a registration may need around the step's own (libcst templates).
+MIDDLEWARE_WRAPPER = """
+async def {name}(data: Any) -> Any:
+    # Motia middleware that needs the request body or the response runs here, around the handler.
+    return await run_middleware({chain}, data, lambda: {call})
+"""
+ASYNC_WRAPPER = """
+async def {name}(data: Any) -> Any:
+    return await {call}
+"""
+SYNC_WRAPPER = """
+def {name}(data: Any) -> Any:
+    return {call}
+"""
+SYNC_CONDITION = """
+def {name}(data: Any) -> bool:
+    return bool({condition}(data))
+"""
+ASYNC_CONDITION = """
+async def {name}(data: Any) -> bool:
+    return bool(await settle({condition}(data)))
+"""
+
+
+def function(template: str, name: str, **sources: str) -> list[str]:
+    """The lines of a function built from its template (after two blank lines): `name` is its
+    name, the other placeholders are filled with the expressions whose sources are given."""
+    nodes = {key: expression(value) for key, value in sources.items()}
+    config = cst.PartialParserConfig()
+    statement = parse_template_statement(
+        template.lstrip("\n"), config, name=cst.Name(name), **nodes
+    )
+    return ["", "", *cst.Module(body=[statement]).code.rstrip("\n").split("\n")]
 
 
 def trigger_summary(plan: TriggerPlan) -> str:

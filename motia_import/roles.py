@@ -67,10 +67,26 @@ MOTIA_TYPES = {
 }
 # Motia names that only describe configs (removed together with the config).
 MOTIA_CONFIG_NAMES = {
-    "http", "api", "queue", "cron", "state", "stream", "QueueConfig", "ApiTrigger",
-    "QueueTrigger", "CronTrigger", "StateTrigger", "StreamTrigger", "StepConfig", "step",
-    "QueryParam", "StreamConfig", "Enqueue", "TriggerCondition", "ApiMiddleware",
-}  # fmt: skip
+    "http",
+    "api",
+    "queue",
+    "cron",
+    "state",
+    "stream",
+    "QueueConfig",
+    "ApiTrigger",
+    "QueueTrigger",
+    "CronTrigger",
+    "StateTrigger",
+    "StreamTrigger",
+    "StepConfig",
+    "step",
+    "QueryParam",
+    "StreamConfig",
+    "Enqueue",
+    "TriggerCondition",
+    "ApiMiddleware",
+}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the new module when that place is inside the new project's `src/` (the wheel and
 import ast
 import os
 import posixpath
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -71,16 +72,17 @@ def _evaluated(statement: ast.stmt, old: PurePosixPath, root: Path) -> list[str]
     real_root = root.resolve()
     module = real_root / old
     found: list[str] = []
-    inside: set[int] = set()
-    for node in ast.walk(statement):
-        if id(node) in inside or not isinstance(node, ast.expr):
-            continue
-        if not any(isinstance(n, ast.Name) and n.id == "__file__" for n in ast.walk(node)):
-            continue
-        value = evaluate_path(node, {}, module.as_posix(), real_root.as_posix())
+    todo: deque[ast.AST] = deque([statement])  # ast.walk's order, minus what was evaluated
+    while todo:
+        node = todo.popleft()
+        value = None
+        if isinstance(node, ast.expr) and any(
+            isinstance(n, ast.Name) and n.id == "__file__" for n in ast.walk(node)
+        ):
+            value = evaluate_path(node, {}, module.as_posix(), real_root.as_posix())
         if value is None:
+            todo.extend(ast.iter_child_nodes(node))
             continue
-        inside.update(id(n) for n in ast.walk(node))
         path = Path(value)
         if path == module or path in module.parents:
             continue
@@ -106,8 +108,12 @@ def _project_path(root: Path, folder: PurePosixPath, literal: str) -> str | None
 
 
 # Template-owned places under src/ that a carried file must never replace.
-RESERVED = (PurePosixPath("src/__init__.py"), PurePosixPath("src/main.py"),
-            PurePosixPath("src/handlers"), PurePosixPath("src/lib"))  # fmt: skip
+RESERVED = (
+    PurePosixPath("src/__init__.py"),
+    PurePosixPath("src/main.py"),
+    PurePosixPath("src/handlers"),
+    PurePosixPath("src/lib"),
+)
 
 
 def carry_place(

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
+import libcst as cst
+
 from motia_import.convert import Converted, convert
+from motia_import.middleware import engine_middleware_blockers
 from motia_import.model import Status
 from motia_import.project import read_project
 from tests.importer.motia_files import check_target_grammar, write
@@ -1115,3 +1118,34 @@ def test_a_carried_folder_leaves_out_links_whose_real_path_is_outside_the_projec
         PurePosixPath("src/steps/prompts/hello.txt"): PurePosixPath("steps/prompts/hello.txt")
     }
     assert "file: not carried: its real path is outside the project" in todos(converted)
+
+
+def test_middleware_runs_in_the_engine_only_when_it_inspects_what_the_engine_sends() -> None:
+    def blockers(source: str) -> list[str]:
+        function = cst.parse_module(source).body[0]
+        assert isinstance(function, cst.FunctionDef)
+        return engine_middleware_blockers(function)
+
+    assert (
+        blockers(
+            "async def m(req, ctx, next):\n"
+            "    ctx.logger.info(req.get('headers'), req['queryParams'], req.method)\n"
+            "    if not req.headers.get('x'):\n"
+            "        return {'status': 401}\n"
+            "    return await next()\n"
+        )
+        == []
+    )
+    assert blockers(
+        "async def m(req, ctx, next):\n    k = req.get('body')\n    f(ctx)\n    return await next()\n"
+    ) == [
+        "it reads request['body'] (the engine sends no body)",
+        "it passes the whole request on (it may read the body)",
+        "it uses Motia's context beyond the logger",
+    ]
+    assert blockers(
+        "async def m(req, ctx, next):\n    result = await next()\n    return result\n"
+    ) == [
+        "it uses next() other than as `return await next()`",
+        "it never continues with next()",
+    ]
