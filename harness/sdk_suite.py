@@ -110,7 +110,7 @@ def load_config(path: Path = CONFIG_FILE) -> SuiteConfig:
 @dataclass(frozen=True)
 class Outcome:
     nodeid: str
-    outcome: str  # passed, failed or skipped
+    outcome: str  # passed, failed, skipped or deselected (a known failure the runner did not run)
     message: str = ""
     duration: float = 0.0
 
@@ -118,7 +118,7 @@ class Outcome:
 def fold(records: Iterable[dict[str, Any]]) -> dict[str, Outcome]:
     """One outcome a test from the report plugin's records (setup, call, teardown, or a
     collection error): failed if any phase failed, skipped if one was skipped, else passed."""
-    rank = {"passed": 0, "skipped": 1, "failed": 2}
+    rank = {"deselected": -1, "passed": 0, "skipped": 1, "failed": 2}
     folded: dict[str, Outcome] = {}
     for record in records:
         nodeid, outcome = record["nodeid"], record["outcome"]
@@ -166,10 +166,6 @@ class LineResult:
         return [o for o in self.failures if self.entry_for(o.nodeid) is None]
 
     @property
-    def deselected(self) -> list[Entry]:
-        return [entry for entry in self.entries if entry.deselect]
-
-    @property
     def stale(self) -> list[str]:
         """Tests an entry names that passed: the double does it now, the entry can go."""
         return sorted(
@@ -179,11 +175,13 @@ class LineResult:
         )
 
     def by_class(self) -> dict[tuple[str, str], list[str]]:
+        """The classified failures and the deselected tests, by class and reason."""
         groups: dict[tuple[str, str], list[str]] = {}
-        for failure in self.failures:
-            entry = self.entry_for(failure.nodeid)
-            if entry is not None:
-                groups.setdefault((entry.kind, entry.reason), []).append(failure.nodeid)
+        for outcome in sorted(self.outcomes.values(), key=lambda o: o.nodeid):
+            entry = self.entry_for(outcome.nodeid)
+            if entry is not None and outcome.outcome in ("failed", "deselected"):
+                shown = outcome.nodeid + (" (not run)" if outcome.outcome == "deselected" else "")
+                groups.setdefault((entry.kind, entry.reason), []).append(shown)
         return groups
 
     @property
@@ -200,14 +198,13 @@ def table(result: LineResult, *, verbose: bool = False) -> str:
         f"  {'failed':<12}{result.count('failed'):>5}",
         f"  {'skipped':<12}{result.count('skipped'):>5}",
     ]
-    deselected = result.deselected
-    if deselected:
-        out.append(f"  {'deselected':<12}{len(deselected):>5}  (known failures, not run)")
+    if result.count("deselected"):
+        out.append(
+            f"  {'deselected':<12}{result.count('deselected'):>5}  (known failures, not run)"
+        )
     for name, reason in result.not_run_files.items():
         out.append(f"  not run: {name}: {reason}")
     groups = result.by_class()
-    for entry in deselected:
-        groups.setdefault((entry.kind, entry.reason), []).append(f"{entry.pattern} (deselected)")
     if groups:
         out.append("  failures by class:")
         for (kind, reason), nodeids in sorted(groups.items(), key=lambda g: (g[0][0], -len(g[1]))):

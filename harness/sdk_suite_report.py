@@ -44,6 +44,20 @@ def pytest_runtest_logreport(report: Any) -> None:
     )
 
 
+def pytest_deselected(items: list[Any]) -> None:
+    """Known failures the runner keeps from running (`--deselect`), so they count by name."""
+    for item in items:
+        _write(
+            {
+                "nodeid": item.nodeid,
+                "when": "deselect",
+                "outcome": "deselected",
+                "duration": 0.0,
+                "message": "",
+            }
+        )
+
+
 def pytest_collectreport(report: Any) -> None:
     if report.failed:
         _write(

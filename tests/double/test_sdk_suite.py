@@ -119,6 +119,7 @@ def test_the_table_counts_outcomes_and_groups_failures_by_class_and_reason() -> 
                 "tests/test_streams.py::test_custom": "passed",
                 "tests/x.py::d": "passed",
                 "tests/x.py::e": "skipped",
+                "tests/test_init_api.py::test_fake": "deselected",
             },
             entries,
         ),
@@ -131,7 +132,7 @@ def test_the_table_counts_outcomes_and_groups_failures_by_class_and_reason() -> 
     assert lines[4].split()[:2] == ["deselected", "1"]
     assert re.search(rf"^ +divergence +2 +{HTTP}$", shown, re.MULTILINE)
     assert re.search(r"^ +kept +1 +not about the engine$", shown, re.MULTILINE)
-    assert "tests/test_init_api.py::test_fake (deselected)" in shown
+    assert "tests/test_init_api.py::test_fake (not run)" in shown
     assert "UNCLASSIFIED 1" in shown
     assert "tests/test_state.py::c: boom" in shown
     # An entry whose test passes now is named, so it can go.
@@ -227,6 +228,9 @@ def test_the_report_plugin_writes_one_record_per_phase_even_when_a_test_patches_
                     raise OSError("boom")
                 monkeypatch.setattr(builtins, "open", refuse)
 
+            def test_not_run():
+                assert False
+
             def test_leaves_a_thread_behind():
                 # As an SDK client that is never shut down: pytest must still exit.
                 threading.Thread(target=time.sleep, args=(600,)).start()
@@ -239,12 +243,13 @@ def test_the_report_plugin_writes_one_record_per_phase_even_when_a_test_patches_
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "SDK_SUITE_REPORT": str(report)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "sdk_suite_report", "-p", "no:cacheprovider",
-         "-o", "addopts=", "-c", os.devnull, "--rootdir", str(tmp_path), "test_sample.py"],
+         "-o", "addopts=", "-c", os.devnull, "--rootdir", str(tmp_path), "test_sample.py",
+         "--deselect", "test_sample.py::test_not_run"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     records = [json.loads(line) for line in report.read_text().splitlines()]
-    assert len(records) == 6 * 3
+    assert len(records) == 6 * 3 + 1
     outcomes = {n: o.outcome for n, o in fold(records).items()}
     assert outcomes == {
         "test_sample.py::test_passes": "passed",
@@ -253,5 +258,6 @@ def test_the_report_plugin_writes_one_record_per_phase_even_when_a_test_patches_
         "test_sample.py::test_xfails": "skipped",
         "test_sample.py::test_patches_open": "passed",
         "test_sample.py::test_leaves_a_thread_behind": "passed",
+        "test_sample.py::test_not_run": "deselected",
     }
     assert fold(records)["test_sample.py::test_fails"].message == "assert 404 == 200"
