@@ -211,6 +211,20 @@ def table(result: LineResult, *, verbose: bool = False) -> str:
             out.append(f"    {kind:<11}{len(nodeids):>4}  {reason}")
             if verbose:
                 out.extend(f"{'':17}{nodeid}" for nodeid in nodeids)
+    # Skips by the suite's own reason, and the entry that explains them where one does: a
+    # test that skips itself when the engine lacks something hides a divergence.
+    skips: dict[str, list[Outcome]] = {}
+    for o in sorted(result.outcomes.values(), key=lambda o: o.nodeid):
+        if o.outcome == "skipped":
+            skips.setdefault(o.message or "(no reason)", []).append(o)
+    if skips:
+        out.append("  skips by the suite's reason:")
+    for reason, skipped in sorted(skips.items()):
+        entry = result.entry_for(skipped[0].nodeid)
+        known = f" ({entry.kind}: {entry.reason})" if entry is not None else ""
+        out.append(f"    {'skipped':<11}{len(skipped):>4}  {reason}{known}")
+        if verbose:
+            out.extend(f"{'':17}{o.nodeid}" for o in skipped)
     unclassified = result.unclassified
     if unclassified:
         out.append(f"  UNCLASSIFIED {len(unclassified)} (add to harness/sdk_suite.yml or fix):")

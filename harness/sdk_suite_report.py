@@ -11,9 +11,15 @@ import pytest
 
 
 def _message(report: Any) -> str:
-    """The failure's last line (pytest's crash message), short enough for a table."""
-    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
-    text = crash.message if crash is not None else str(getattr(report, "longrepr", "") or "")
+    """A failure's crash message or a skip's reason, first line, short enough for a table."""
+    longrepr = getattr(report, "longrepr", None)
+    crash = getattr(longrepr, "reprcrash", None)
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        text = str(longrepr[2]).removeprefix("Skipped: ")
+    elif crash is not None:
+        text = crash.message
+    else:
+        text = str(longrepr or "")
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return (lines[0] if lines else "")[:300]
 
@@ -39,7 +45,7 @@ def pytest_runtest_logreport(report: Any) -> None:
             "when": report.when,
             "outcome": outcome,
             "duration": round(report.duration, 3),
-            "message": _message(report) if report.failed else "",
+            "message": _message(report) if report.failed or report.skipped else "",
         }
     )
 

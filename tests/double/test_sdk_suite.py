@@ -140,6 +140,25 @@ def test_the_table_counts_outcomes_and_groups_failures_by_class_and_reason() -> 
     assert lines[-1].strip() == "tests/test_streams.py::test_custom"
 
 
+def test_skips_are_listed_by_the_suites_reason_with_the_entry_that_explains_them() -> None:
+    entries = [
+        Entry("tests/test_http_external.py::test_delivers_*", "divergence", "http-functions")
+    ]
+    skipped = {
+        "tests/test_http_external.py::test_delivers_a": "III engine not available",
+        "tests/test_http_external.py::test_delivers_b": "III engine not available",
+        "tests/test_api.py::test_pdf": "handbook.pdf not found",
+    }
+    line = result({}, entries)
+    line.outcomes = {n: Outcome(n, "skipped", why) for n, why in skipped.items()}
+    shown = table(line)
+    assert re.search(
+        r"^ +skipped +2 +III engine not available \(divergence: http-functions\)$", shown, re.M
+    )
+    assert re.search(r"^ +skipped +1 +handbook.pdf not found$", shown, re.M)
+    assert exit_code([line]) == 0  # a skip is not a failure, classified or not
+
+
 def write_config(tmp_path: Path, failures: dict[str, Any]) -> Path:
     path = tmp_path / "suite.yml"
     path.write_text(yaml.safe_dump({"providers": {"0.25": ["http"]}, "failures": failures}))
@@ -261,3 +280,4 @@ def test_the_report_plugin_writes_one_record_per_phase_even_when_a_test_patches_
         "test_sample.py::test_not_run": "deselected",
     }
     assert fold(records)["test_sample.py::test_fails"].message == "assert 404 == 200"
+    assert fold(records)["test_sample.py::test_skips"].message == "no engine"
