@@ -291,7 +291,9 @@ def download_sdist(version: str, cache: Path) -> Path:
         got = list(Path(partial).glob("*.tar.gz"))
         if done.returncode != 0 or not got:
             why = (done.stderr.strip().splitlines() or ["no sdist in pip's download"])[-1]
-            raise SetupError(f"cannot download the iii-sdk {version} sdist from PyPI: {why}")
+            raise SetupError(
+                f"cannot download the iii-sdk {version} sdist from PyPI (is it reachable?): {why}"
+            )
         return Path(shutil.move(str(got[0]), cache / got[0].name))
 
 
