@@ -491,6 +491,20 @@ def test_a_call_in_flight_to_a_worker_that_goes_away_is_stopped(engine: EngineDo
     assert failed.value.error == {"code": "invocation_stopped", "message": "Invocation stopped"}
 
 
+def test_frames_carry_text_as_utf8_not_escapes(engine: EngineDouble) -> None:
+    """serde_json::to_string writes non-ASCII as UTF-8 (R@iii/v0.22.1:engine/src/engine/mod.rs
+    sends `serde_json::to_string(&msg)`), so a payload keeps its size on the wire; the SDK's
+    suite sends 30 MiB of emoji against a 64 MiB frame limit."""
+    with raw_worker(engine) as (socket, _), ThreadPoolExecutor(1) as pool:
+        socket.send(json.dumps({"type": "registerfunction", "id": "raw::echo"}))
+        engine.wait_for_functions("raw::echo")
+        pool.submit(engine.invoke, "raw::echo", {"text": "é😀"}, 2)
+        while '"invokefunction"' not in (text := str(socket.recv(timeout=5))):
+            pass
+
+    assert "é😀" in text and "\\u" not in text
+
+
 # Conditions (D3).
 
 

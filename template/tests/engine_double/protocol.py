@@ -45,6 +45,17 @@ class HttpResponse:
     content: bytes = b""
 
 
+def frame(message: Any) -> str:
+    """A message as the engine writes it: serde_json's UTF-8, not `\\u` escapes (30 MiB of emoji
+    stays a 30 MiB frame). A lone surrogate, which UTF-8 cannot carry, stays escaped."""
+    text = json.dumps(message, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(message)
+    return text
+
+
 def stopped() -> Message:
     """What the engine answers for a call whose worker went away mid-flight."""
     return {"code": "invocation_stopped", "message": "Invocation stopped"}

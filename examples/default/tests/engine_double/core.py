@@ -33,6 +33,7 @@ from .protocol import (
     T,
     answered_line,
     bounded,
+    frame,
     check_registered,
     run_config,
     stopped,
@@ -370,10 +371,10 @@ class EngineDouble:
 
         self._record(arrive)
         try:
-            await connection.send(json.dumps(self._greeting(worker)))
-            async for frame in connection:
+            await connection.send(frame(self._greeting(worker)))
+            async for received in connection:
                 try:
-                    message = json.loads(frame)
+                    message = json.loads(received)
                 except ValueError:
                     continue  # binary frames carry telemetry
                 if isinstance(message, dict):
@@ -411,7 +412,7 @@ class EngineDouble:
 
     async def _send(self, worker: Connection, message: Message) -> None:
         with contextlib.suppress(ConnectionClosed):
-            await worker.connection.send(json.dumps(message))
+            await worker.connection.send(frame(message))
 
     async def _receive(self, worker: Connection, message: Message) -> None:
         kind = message.get("type")
@@ -622,7 +623,7 @@ class EngineDouble:
         if metadata is not None:
             message["metadata"] = metadata
         try:
-            await owner.connection.send(json.dumps(message))
+            await owner.connection.send(frame(message))
             reply = await bounded(future, within)
         except ConnectionClosed:
             reply = {"error": stopped()}
