@@ -46,14 +46,11 @@ class HttpResponse:
 
 
 def frame(message: Any) -> str:
-    """A message as the engine writes it: serde_json's UTF-8, not `\\u` escapes (30 MiB of emoji
-    stays a 30 MiB frame). A lone surrogate, which UTF-8 cannot carry, stays escaped."""
-    text = json.dumps(message, ensure_ascii=False)
+    """A message as serde_json writes it: text as UTF-8 (not `\\u` escapes), so it keeps its size."""
     try:
-        text.encode()
-    except UnicodeEncodeError:
+        return json.dumps(message, ensure_ascii=False).encode().decode()
+    except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot carry, stays escaped
         return json.dumps(message)
-    return text
 
 
 def stopped() -> Message:
