@@ -33,8 +33,8 @@ from .protocol import (
     T,
     answered_line,
     bounded,
-    frame,
     check_registered,
+    frame,
     run_config,
     stopped,
 )

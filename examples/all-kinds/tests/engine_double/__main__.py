@@ -36,31 +36,29 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    # Handlers of our own, so that Ctrl-C stops it even where SIGINT was ignored (a background job).
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     seen: set[str] = set()
-    try:  # from the banner on: Ctrl-C as soon as it shows must still stop it cleanly
-        print(
-            f"engine double of iii {engine.line}, FOR DEVELOPMENT ONLY (in memory, no auth)\n"
-            f"  engine workers: {', '.join(sorted(engine.providers)) or 'none'}\n"
-            f"  worker:  III_URL={engine.url} python -m src.main\n"
-            + (f"  http:    {engine.http_url}\n" if engine.http_url else "")
-            + (f"  stream:  {engine.stream_url}\n" if engine.stream_url else "")
-            + "Ctrl-C stops it.",
-            flush=True,
-        )
-        while not stop.wait(0.2):
-            for trigger_id, trigger in engine.triggers.items():
-                if trigger_id not in seen:
-                    seen.add(trigger_id)
-                    config = trigger.get("config") or ""
-                    print(
-                        f"registered: {trigger['trigger_type']} {config} -> "
-                        f"{trigger['function_id']}",
-                        flush=True,
-                    )
-    except KeyboardInterrupt:
-        pass
+    print(
+        f"engine double of iii {engine.line}, FOR DEVELOPMENT ONLY (in memory, no auth)\n"
+        f"  engine workers: {', '.join(sorted(engine.providers)) or 'none'}\n"
+        f"  worker:  III_URL={engine.url} python -m src.main\n"
+        + (f"  http:    {engine.http_url}\n" if engine.http_url else "")
+        + (f"  stream:  {engine.stream_url}\n" if engine.stream_url else "")
+        + "Ctrl-C stops it.",
+        flush=True,
+    )
+    while not stop.wait(0.2):
+        for trigger_id, trigger in engine.triggers.items():
+            if trigger_id not in seen:
+                seen.add(trigger_id)
+                config = trigger.get("config") or ""
+                print(
+                    f"registered: {trigger['trigger_type']} {config} -> {trigger['function_id']}",
+                    flush=True,
+                )
     engine.stop()
     return 0
 
