@@ -173,20 +173,26 @@ def run(handler_modules: Sequence[str]) -> int:
         modules = import_handlers(handler_modules)
     except BadSetting as bad:
         print(f"{WORKER_NAME}: {bad}", file=sys.stderr)
-        stop_client()
-        return EXIT_BAD_SETTINGS
+        return leave(EXIT_BAD_SETTINGS)
     except StoppedWhileStarting:
-        stop_client()
-        return EXIT_STOPPED
+        return leave(EXIT_STOPPED)
     except Exception:
         logging.getLogger(__name__).exception("The worker could not start")
-        stop_client()
-        return EXIT_CRASHED
+        return leave(EXIT_CRASHED)
     stop.starting = False
     handlers = [module.__name__ for module in modules]
     logger.info("Worker started", {"worker": WORKER_NAME, "url": ENGINE_URL, "handlers": handlers})
     code = serve(stop)
     if code == EXIT_STOPPED:
         finish_running_invocations(stop, grace_seconds)
-    stop_client()
+    return leave(code)
+
+
+def leave(code: int) -> int:
+    """Stop the client, and `code`; a client that will not stop would hold the exit with its
+    threads, so then the process leaves at once (nothing hangs)."""
+    if not stop_client():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
