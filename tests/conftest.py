@@ -81,32 +81,35 @@ def template_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def renders_seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each answer set rendered once per xdist worker: a render is a function of the template and
-    the answers, and many tests read the same one."""
-    return {}
+def shared_render(
+    tmp_path_factory: pytest.TempPathFactory, template_copy: Path
+) -> Callable[..., Path]:
+    """Render with the given answers once per xdist worker, for tests that only read the render:
+    a render is a function of the template and the answers, and many tests read the same one."""
+    seen: dict[str, Path] = {}
+
+    def get(**answers: object) -> Path:
+        key = json.dumps(answers, sort_keys=True)
+        if key not in seen:
+            destination = tmp_path_factory.mktemp("render") / "my-worker"
+            seen[key] = render(destination, answers, template_copy)
+        return seen[key]
+
+    return get
 
 
 @pytest.fixture
 def rendered(
-    tmp_path: Path,
-    template_copy: Path,
-    renders_seen: dict[str, Path],
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path, template_copy: Path, shared_render: Callable[..., Path]
 ) -> Callable[..., Path]:
     """Render with the given answers (defaults for the rest) into a fresh directory that the test
-    may change: a copy of the one render of those answers."""
+    may change: a copy of the one shared render of those answers."""
 
     def make(**answers: object) -> Path:
         destination = tmp_path / "project"
         if destination.exists():  # a second render in one test: copier's own behaviour
             return render(destination, answers, template_copy)
-        key = json.dumps(answers, sort_keys=True)
-        if key not in renders_seen:
-            renders_seen[key] = render(
-                tmp_path_factory.mktemp("render") / "project", answers, template_copy
-            )
-        return Path(shutil.copytree(renders_seen[key], destination, symlinks=True))
+        return Path(shutil.copytree(shared_render(**answers), destination, symlinks=True))
 
     return make
 

@@ -17,7 +17,7 @@ import yaml
 from kubernetes_validate.utils import ValidationError, validate
 from pytest_copie.plugin import Copie
 
-from harness.projects import TEMPLATE, render
+from harness.projects import TEMPLATE
 from tests.template.test_questions import first_line, refusal
 from tests.template.test_render import CONTAINER_KEYS
 
@@ -123,22 +123,11 @@ def line(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="module")
-def render_of_line(
-    tmp_path_factory: pytest.TempPathFactory, template_copy: Path
-) -> Callable[[str], Path]:
-    """Every trigger kind and both production options, rendered once per line for this module
-    (the tests only read it)."""
-    renders: dict[str, Path] = {}
-
-    def get(line: str) -> Path:
-        if line not in renders:
-            answers = {"triggers": EVERY_KIND, "iii_line": line, "production": BOTH}
-            destination = tmp_path_factory.mktemp(f"line-{line}") / "my-worker"
-            renders[line] = render(destination, answers, template_copy)
-        return renders[line]
-
-    return get
+@pytest.fixture
+def render_of_line(shared_render: Callable[..., Path]) -> Callable[[str], Path]:
+    """Every trigger kind and both production options, rendered once per line (the tests only
+    read it)."""
+    return lambda line: shared_render(triggers=EVERY_KIND, iii_line=line, production=BOTH)
 
 
 @pytest.fixture
@@ -575,20 +564,13 @@ PORT_ANSWERS: dict[str, tuple[list[str], str, set[int], bool]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def port_render(
-    tmp_path_factory: pytest.TempPathFactory, template_copy: Path
-) -> Callable[[str], Path]:
-    """Each of PORT_ANSWERS rendered once for this module (the tests only read them)."""
-    renders: dict[str, Path] = {}
+@pytest.fixture
+def port_render(shared_render: Callable[..., Path]) -> Callable[[str], Path]:
+    """Each of PORT_ANSWERS rendered once (the tests only read them)."""
 
     def get(name: str) -> Path:
-        if name not in renders:
-            triggers, line, _, _ = PORT_ANSWERS[name]
-            answers = {"triggers": triggers, "iii_line": line, "production": BOTH}
-            destination = tmp_path_factory.mktemp("ports") / "my-worker"
-            renders[name] = render(destination, answers, template_copy)
-        return renders[name]
+        triggers, line, _, _ = PORT_ANSWERS[name]
+        return shared_render(triggers=triggers, iii_line=line, production=BOTH)
 
     return get
 
