@@ -21,6 +21,7 @@ import contextlib
 import fnmatch
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -304,6 +305,16 @@ def unpack(sdist: Path, destination: Path) -> Path:
     return root
 
 
+def stand_in_assets(suite: Path) -> None:
+    """The repository's sdk/test-assets/handbook.pdf, which the sdist lacks: test_api_triggers
+    streams it down and up (raw and multipart) and compares bytes, so any file of a few chunks
+    proves the same. Deterministic, so that a failure reproduces."""
+    assets = suite.parents[2] / "test-assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    body = random.Random(0).randbytes(3 * 1024 * 1024)
+    (assets / "handbook.pdf").write_bytes(b"%PDF-1.4\n" + body + b"\n%%EOF\n")
+
+
 # The suite's dev extra, less what does not run tests (linters, coverage, docs tooling);
 # pytest-timeout bounds a test that waits on something the double does not serve.
 NOT_NEEDED = {"mypy", "ruff", "pytest-cov", "griffe"}
@@ -369,7 +380,10 @@ def run_line(
     started = time.monotonic()
     providers = config.providers[line]
     sdist = download_sdist(sdk, cache)
-    suite = unpack(sdist, work / "src")
+    # Where the iii repository keeps the SDK (sdk/packages/python/iii), so that the suite finds
+    # sdk/test-assets, which stand_in_assets fills, where it looks for it.
+    suite = unpack(sdist, work / "sdk" / "packages" / "python")
+    stand_in_assets(suite)
     python = make_venv(work / "venv", sdk, test_requirements(suite / "pyproject.toml"))
     shutil.copy(REPORT_PLUGIN, work / REPORT_PLUGIN.name)
     report = work / "report.jsonl"

@@ -1255,6 +1255,28 @@ def test_the_raw_request_body_arrives_over_the_channel(
     assert response.body == {"raw": raw}
 
 
+async def count_raw(request: Any) -> Any:
+    return {"body": {"size": len(await request["request_body"].read_all())}}
+
+
+def test_a_body_past_the_sdks_frame_limit_arrives_a_chunk_per_frame(
+    engine: EngineDouble, client: III
+) -> None:
+    """R@iii/v0.22.1:…/rest_api/views.rs:466-476 (each frame hyper reads goes to the channel as
+    it comes): a 3 MiB upload reaches a handler whose channel socket takes frames of 1 MiB at most
+    (websockets' default, which the SDK's channels keep)."""
+    register(client, "w::size", count_raw, type="http",
+             config={"api_path": "/upload", "http_method": "POST"})  # fmt: skip
+    engine.wait_for_triggers("w::size")
+    upload = bytes(range(256)) * (3 * 4096)
+
+    response = engine.http(
+        "POST", "/upload", data=upload, headers={"content-type": "application/octet-stream"}
+    )
+
+    assert response.body == {"size": len(upload)}
+
+
 def test_channels_created_by_a_worker_connect_its_writer_and_reader(
     engine: EngineDouble, client: III
 ) -> None:

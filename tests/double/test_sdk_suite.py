@@ -281,3 +281,18 @@ def test_the_report_plugin_writes_one_record_per_phase_even_when_a_test_patches_
     }
     assert fold(records)["test_sample.py::test_fails"].message == "assert 404 == 200"
     assert fold(records)["test_sample.py::test_skips"].message == "no engine"
+
+
+def test_the_stand_in_handbook_is_where_the_suites_http_tests_look_for_it(tmp_path: Path) -> None:
+    """test_api_triggers.py reads `Path(__file__).parent.parent.parent.parent.parent /
+    "test-assets" / "handbook.pdf"` (the iii repository's sdk/test-assets); the runner unpacks the
+    sdist as the repository lays the SDK out and puts a file there, the same on every run."""
+    suite = tmp_path / "sdk" / "packages" / "python" / "iii_sdk-0.25.0"
+    test_file = suite / "tests" / "test_api_triggers.py"
+
+    sdk_suite.stand_in_assets(suite)
+    first = (test_file.parents[4] / "test-assets" / "handbook.pdf").read_bytes()
+    sdk_suite.stand_in_assets(suite)
+
+    assert first.startswith(b"%PDF-") and len(first) > 2 * 2**20  # past one channel frame
+    assert (test_file.parents[4] / "test-assets" / "handbook.pdf").read_bytes() == first
