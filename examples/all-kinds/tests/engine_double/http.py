@@ -55,9 +55,7 @@ def _shape(method: str, path: str) -> str:
     return f"{method}:{'/'.join(segments)}"
 
 
-# A body that is not JSON reaches the request channel a frame per chunk hyper reads (views.rs);
-# one frame of it all would pass the SDK's WebSocket limit (1 MiB) past a few chunks.
-BODY_CHUNK = 64 * 1024
+BODY_CHUNK = 64 * 1024  # a non-JSON body goes a frame per chunk read (the SDK takes 1 MiB frames)
 
 # serde_json refuses input nested 128 deep (its recursion limit counts every `[` and `{`).
 SERDE_DEPTH_LIMIT = 128
@@ -321,7 +319,6 @@ class Provider(EngineWorker):
         request_channel, response_channel = self.engine._open_channel(), self.engine._open_channel()
         try:
             if raw and not (self.rules.http_flat_errors and json_typed):  # 0.11 keeps JSON off
-                # A JSON body goes as one frame; any other as hyper reads it, a frame per chunk.
                 step = len(raw) if json_typed else BODY_CHUNK
                 for start in range(0, len(raw), step):
                     request_channel.frames.put_nowait(raw[start : start + step])
