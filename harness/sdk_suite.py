@@ -3,7 +3,7 @@
 For each line in lines.yml: download the sdist of the line's pinned iii-sdk from PyPI (cached,
 never committed), install that SDK and the suite's test dependencies in a throwaway venv, start
 the engine double in the line's mode with the engine workers the suite's engine config starts,
-point III_URL (and III_HTTP_URL) at it and run the suite with pytest. Then print a table per
+point III_URL (and III_HTTP_URL, III_RBAC_WORKER_URL) at it and run the suite with pytest. Then print a table per
 line: passed, failed, skipped, and each failure by the class and reason harness/sdk_suite.yml
 gives it.
 
@@ -76,6 +76,9 @@ class SuiteConfig:
     failures: dict[str, list[Entry]]
     test_timeout: int
     line_timeout: int
+    # The second iii-worker-manager's config (port, middleware, rbac block) by line, for the
+    # double's RBAC listener.
+    rbac: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def entries(self, line: str) -> list[Entry]:
         """The line's own entries, then those for every line."""
@@ -102,6 +105,7 @@ def load_config(path: Path = CONFIG_FILE) -> SuiteConfig:
         failures=failures,
         test_timeout=int(raw.get("test_timeout", 30)),
         line_timeout=int(raw.get("line_timeout", 480)),
+        rbac={str(k): dict(v) for k, v in (raw.get("rbac") or {}).items()},
     )
 
 
@@ -367,11 +371,11 @@ def refused_port() -> Iterator[int]:
         yield held.getsockname()[1]
 
 
-def start_double(line: str, providers: list[str]) -> Any:
+def start_double(line: str, providers: list[str], rbac: dict[str, Any] | None = None) -> Any:
     sys.path.insert(0, str(ENGINE_DOUBLE_DIR))
     from engine_double import EngineDouble
 
-    return EngineDouble(line=line, providers=set(providers)).start()
+    return EngineDouble(line=line, providers=set(providers), rbac=rbac).start()
 
 
 def run_line(
@@ -387,7 +391,8 @@ def run_line(
     python = make_venv(work / "venv", sdk, test_requirements(suite / "pyproject.toml"))
     shutil.copy(REPORT_PLUGIN, work / REPORT_PLUGIN.name)
     report = work / "report.jsonl"
-    double = start_double(line, providers)
+    rbac = {**config.rbac[line], "port": 0} if line in config.rbac else None
+    double = start_double(line, providers, rbac)
     try:
         with refused_port() as nowhere:
             http_url = getattr(double, "http_url", "") or f"http://127.0.0.1:{nowhere}"
@@ -395,7 +400,7 @@ def run_line(
                 **os.environ,
                 "III_URL": double.url,
                 "III_HTTP_URL": http_url,
-                "III_RBAC_WORKER_URL": f"ws://127.0.0.1:{nowhere}",
+                "III_RBAC_WORKER_URL": double.rbac_url or f"ws://127.0.0.1:{nowhere}",
                 "PYTHONPATH": str(work),
                 "SDK_SUITE_REPORT": str(report),
             }
