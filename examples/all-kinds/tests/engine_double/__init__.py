@@ -13,9 +13,9 @@ upstream instead. The event loop runs on a daemon thread, so a test that forgets
 exits.
 """
 
-from .core import EngineDouble, available_providers
+from .core import EngineDouble
 from .lines import LINES, PROVIDERS, TRIGGER_PROVIDERS, installed_line
-from .protocol import HttpResponse, InvocationFailed, Message
+from .protocol import HttpResponse, InvocationFailed, Message, available_providers
 
 __all__ = [
     "LINES",

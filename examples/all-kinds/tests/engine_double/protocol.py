@@ -4,6 +4,8 @@ connection, channels, the base of the engine-worker modules, and reading a proje
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,7 +18,7 @@ import yaml
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from .lines import REGISTRY, RULES, WORKER_NAMES
+from .lines import PROVIDER_MODULES, REGISTRY, RULES, WORKER_NAMES
 
 if TYPE_CHECKING:
     from .core import EngineDouble
@@ -92,6 +94,12 @@ class Connection:
     namespace: str = "default"
     functions: dict[str, Message] = field(default_factory=dict)
     triggers: dict[str, Message] = field(default_factory=dict)
+    session: Any = None  # an RBAC session (rbac.py) on the RBAC listener's connections
+
+    def local_id(self, function_id: str) -> str:
+        """The id the worker registered a function under: without its session's prefix."""
+        prefix = getattr(self.session, "prefix", None)
+        return function_id.removeprefix(f"{prefix}::") if prefix else function_id
 
 
 class Channel:
@@ -143,6 +151,28 @@ class EngineWorker:
 
     def unregistered(self, trigger: Message) -> None:
         pass
+
+
+def available_providers() -> frozenset[str]:
+    """The engine workers this package has every module for."""
+    package = __package__ or "engine_double"
+    return frozenset(
+        name
+        for name, modules in PROVIDER_MODULES.items()
+        if all(importlib.util.find_spec(f"{package}.{module}") for module in modules)
+    )
+
+
+def load_provider(module: str) -> Callable[["EngineDouble"], EngineWorker]:
+    try:
+        imported = importlib.import_module(f"{__package__}.{module}")
+    except ModuleNotFoundError as missing:
+        raise RuntimeError(
+            f"tests/engine_double has no {module} module: the template renders the modules of "
+            "the engine workers the run config starts; run `copier update` after adding one"
+        ) from missing
+    provider: Callable[["EngineDouble"], EngineWorker] = imported.Provider
+    return provider
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ project runs is a module of this package, imported only when a double runs it.""
 import asyncio
 import contextlib
 import importlib
-import importlib.util
 import json
 import threading
 import time
@@ -32,9 +31,11 @@ from .protocol import (
     Message,
     T,
     answered_line,
+    available_providers,
     bounded,
     check_registered,
     frame,
+    load_provider,
     run_config,
     stopped,
 )
@@ -55,6 +56,7 @@ class EngineDouble:
         port: int = 0,
         http_port: int = 0,
         stream_port: int = 0,
+        rbac: Message | None = None,
     ) -> None:
         """`providers`: the engine workers that run (default: every one this package has a module
         for; a project's has those its run config starts). `queues`: the named
@@ -62,7 +64,8 @@ class EngineDouble:
         `retry_delay`: the first queue retry's delay (the engine's is 1 s). `http_timeout`: how
         long HTTP waits for a handler (the engine's `default_timeout` is 30 s). `port`: where the
         worker WebSocket listens; `http_port`, `stream_port`: where the http worker's HTTP and
-        iii-stream's client WebSocket do, when those workers run (0: any free port)."""
+        iii-stream's client WebSocket do, when those workers run (0: any free port). `rbac`: a
+        second worker port with RBAC, shaped like the worker manager's config (rbac.py)."""
         self.line = line or installed_line()
         if self.line not in LINES:
             raise ValueError(f"line must be one of {', '.join(LINES)}, not {self.line!r}")
@@ -72,7 +75,7 @@ class EngineDouble:
             raise ValueError(f"unknown providers: {sorted(self.providers - PROVIDERS)}")
         # One object per module playing a running engine worker, imported only now.
         self._provided: dict[str, list[EngineWorker]] = {
-            name: [_load(module)(self) for module in PROVIDER_MODULES[name]]
+            name: [load_provider(module)(self) for module in PROVIDER_MODULES[name]]
             for name in sorted(self.providers)
         }
         self.auth_function = auth_function
@@ -108,6 +111,8 @@ class EngineDouble:
         self._ports: dict[str, Any] = {}  # the http and stream workers' own, once listening
         self._port = port
         self._port_numbers = {"http": http_port, "stream": stream_port}
+        self.rbac, self.rbac_url = rbac, ""  # the RBAC listener's config and ws://127.0.0.1:PORT
+        self._port_numbers["rbac"] = int((rbac or {}).get("port", 0))
         self.url = ""
         self.http_url = ""  # the http worker's real port, as http://127.0.0.1:PORT
         self.stream_url = ""  # iii-stream's client port, as ws://127.0.0.1:PORT
@@ -143,6 +148,7 @@ class EngineDouble:
         self.url = f"ws://127.0.0.1:{self._port}"
         self.http_url = f"http://{ports['http']}" if "http" in ports else ""
         self.stream_url = f"ws://{ports['stream']}" if "stream" in ports else ""
+        self.rbac_url = f"ws://{ports['rbac']}" if "rbac" in ports else ""
         return self
 
     def stop(self) -> None:
@@ -287,7 +293,7 @@ class EngineDouble:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _listen(self) -> None:
-        for name in self._provided.keys() & self._port_numbers.keys():
+        for name in self._port_numbers.keys() & {*self._provided, "rbac" if self.rbac else ""}:
             # Shipped only to projects that run that worker, so imported by name.
             port = importlib.import_module(f".{name}_port", __package__).Port(self)
             await port.listen(self._port_numbers[name])
@@ -362,8 +368,8 @@ class EngineDouble:
             async for _ in connection:
                 pass
 
-    async def _serve_worker(self, connection: ServerConnection) -> None:
-        worker = Connection(connection)
+    async def _serve_worker(self, connection: ServerConnection, session: Any = None) -> None:
+        worker = Connection(connection, session=session)
 
         def arrive() -> None:
             self._workers.append(worker)
@@ -377,8 +383,8 @@ class EngineDouble:
                     message = json.loads(received)
                 except ValueError:
                     continue  # binary frames carry telemetry
-                if isinstance(message, dict):
-                    await self._receive(worker, message)
+                if isinstance(message, dict):  # an RBAC session's checks come first
+                    await (session.receive if session else self._receive)(worker, message)
         except ConnectionClosed:
             pass
         finally:
@@ -617,7 +623,7 @@ class EngineDouble:
         message = {
             "type": "invokefunction",
             "invocation_id": invocation_id,
-            "function_id": function_id,
+            "function_id": owner.local_id(function_id),
             "data": data,
         }
         if metadata is not None:
@@ -674,25 +680,3 @@ class EngineDouble:
         channel = Channel()
         self._channels[channel.id] = channel
         return channel
-
-
-def available_providers() -> frozenset[str]:
-    """The engine workers this package has every module for."""
-    package = __package__ or "engine_double"
-    return frozenset(
-        name
-        for name, modules in PROVIDER_MODULES.items()
-        if all(importlib.util.find_spec(f"{package}.{module}") for module in modules)
-    )
-
-
-def _load(module: str) -> Callable[["EngineDouble"], EngineWorker]:
-    try:
-        imported = importlib.import_module(f"{__package__}.{module}")
-    except ModuleNotFoundError as missing:
-        raise RuntimeError(
-            f"tests/engine_double has no {module} module: the template renders the modules of "
-            "the engine workers the run config starts; run `copier update` after adding one"
-        ) from missing
-    provider: Callable[[EngineDouble], EngineWorker] = imported.Provider
-    return provider
