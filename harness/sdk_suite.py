@@ -2,10 +2,10 @@
 
 For each line in lines.yml: download the sdist of the line's pinned iii-sdk from PyPI (cached,
 never committed), install that SDK and the suite's test dependencies in a throwaway venv, start
-the engine double in the line's mode with the engine workers the suite's engine config starts,
-point III_URL (and III_HTTP_URL, III_RBAC_WORKER_URL) at it and run the suite with pytest. Then print a table per
-line: passed, failed, skipped, and each failure by the class and reason harness/sdk_suite.yml
-gives it.
+the engine double in the line's mode with the engine workers the suite's engine config starts
+(and its RBAC listener), point III_URL (and III_HTTP_URL, III_RBAC_WORKER_URL) at it and run the
+suite with pytest. Then print a table per line: passed, failed, skipped, and each failure by the
+class and reason harness/sdk_suite.yml gives it.
 
 Exit code: 0 when every failure is classified, 1 when one is not (or a suite did not finish),
 2 when the run could not be set up (no network, no uv, an install that failed).

@@ -29,7 +29,11 @@ CONFIG = {
         "on_function_registration_function_id": "srv::on-function",
         "on_trigger_registration_function_id": "srv::on-trigger",
         "on_trigger_type_registration_function_id": "srv::on-trigger-type",
-        "expose_functions": ['match("srv::public::*")', {"metadata": {"public": True}}],
+        "expose_functions": [
+            'match("srv::public::*")',
+            'match("engine::functions::list")',
+            {"metadata": {"public": True}},
+        ],
     },
 }
 GRANTS: dict[str, dict[str, Any]] = {
@@ -107,6 +111,7 @@ def server(engine: EngineDouble, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
     made = Server(engine)
     yield made
     made.sdk.shutdown()
+    made.sdk._loop.close()  # shutdown() leaves the SDK's event loop open
 
 
 @pytest.fixture
@@ -124,6 +129,7 @@ def session(engine: EngineDouble, server: Server) -> Iterator[Any]:
     yield connect_with
     for sdk in made:
         sdk.shutdown()
+        sdk._loop.close()
 
 
 def test_the_auth_function_sees_the_upgrade_and_its_context_reaches_the_middleware(
@@ -240,6 +246,38 @@ def test_trigger_registrations_go_through_the_hooks(
     assert server.seen["on-trigger-type"] == [
         {"trigger_type_id": "t", "description": "d", "context": {"user": "admin"}}
     ]
+
+
+def test_a_sessions_function_list_holds_only_what_it_may_call(
+    engine: EngineDouble, server: Server, session: Any
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/engine_fn/mod.rs `functions_list` keeps, for a session,
+    what `is_function_allowed` lets it call (a stand-in list here: the double's own
+    `engine::functions::list` is another module's)."""
+
+    async def listed(data: Any) -> Any:
+        return {"functions": [{"function_id": f} for f in sorted(engine.functions)]}
+
+    engine._builtins["engine::functions::list"] = listed
+    admin = session("admin")
+
+    shown = admin.trigger({"function_id": "engine::functions::list", "payload": {}})
+    assert [f["function_id"] for f in shown["functions"]] == [
+        "srv::granted",
+        "srv::public::echo",
+        "srv::tagged",
+    ]
+    assert "middleware" not in server.seen
+
+
+def test_the_rbac_port_survives_a_restart(engine: EngineDouble, server: Server) -> None:
+    """Like the http and stream ports, the RBAC listener comes back on its port."""
+    before = engine.rbac_url
+    engine.restart()
+
+    assert engine.rbac_url == before
+    with connect(before, additional_headers={"x-token": "admin"}, open_timeout=5) as socket:
+        assert socket.recv(timeout=10)
 
 
 def test_patterns_and_filters() -> None:
