@@ -144,6 +144,9 @@ class EngineWorker:
     def unregistered(self, trigger: Message) -> None:
         pass
 
+    def left(self, worker: Connection) -> None:
+        """A worker's connection closed (after its functions and triggers went)."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Run configs.
