@@ -156,6 +156,29 @@ def test_a_consumer_that_leaves_takes_its_triggers_from_the_provider(
     assert bindings.bound == {}
 
 
+def test_a_parked_trigger_its_worker_unregisters_is_not_handed_to_a_later_provider(
+    doubles: Start, clients: Connect
+) -> None:
+    """R@iii/v0.22.1:engine/src/trigger.rs:570-600 (`unregister_trigger` drops a parked intent)."""
+    engine = doubles(line="0.22")
+    consumer = clients(engine, "consumer")
+    consumer.register_function("consumer::on-ticket", echo)
+    with pytest.warns(DeprecationWarning, match="register_trigger is deprecated"):
+        trigger = consumer.register_trigger(
+            {"type": "ticket", "function_id": "consumer::on-ticket", "config": {}}
+        )
+    engine.wait_until(lambda: bool(engine.parked))
+
+    trigger.unregister()
+    engine.wait_until(lambda: engine.parked == [])
+    bindings = Bindings()
+    provide(clients(engine, "provider"), bindings)
+    register(consumer, "consumer::later", echo, type="ticket", config={})
+
+    engine.wait_until(lambda: len(bindings.bound) == 1)
+    assert [b.function_id for b in bindings.bound.values()] == ["consumer::later"]
+
+
 def test_a_provider_that_refuses_a_trigger_parks_it_and_tells_its_worker(
     doubles: Start, clients: Connect, caplog: pytest.LogCaptureFixture
 ) -> None:

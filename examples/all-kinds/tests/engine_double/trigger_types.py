@@ -55,6 +55,12 @@ class TriggerTypes:
         self._parked[trigger["id"]] = worker
         self.engine._record(lambda: self.engine.parked.append(trigger))
 
+    def unpark(self, worker: Connection, trigger_id: str) -> None:
+        """The worker unregistered a trigger that was waiting: it waits no more."""
+        for trigger in list(self.engine.parked):
+            if trigger.get("id") == trigger_id and self._parked.get(trigger_id) is worker:
+                self._unpark(trigger)
+
     def forget(self, worker: Connection) -> None:
         """A connection closed (its own triggers are gone already): its parked triggers go, and
         the triggers of the types it provided are parked for the next provider."""

@@ -387,6 +387,7 @@ class EngineDouble(Driving):
             self._record(lambda: worker.triggers.pop(message["id"], None))
             if trigger is not None:
                 self._unregistered(trigger)
+            self._types.unpark(worker, message["id"])  # a parked one goes too
         elif kind == "unregisterfunction":
             self._unregister_function(worker, message["id"])
         elif kind in self._types.handlers:
