@@ -406,8 +406,13 @@ def test_an_object_one_worker_sends_another_carries_the_callers_worker_id(
     caller.trigger({"function_id": "callee::see", "payload": [1]})
     engine.invoke("callee::see", {"n": 2})
 
+    state = {"scope": "s", "key": "k", "value": 1}
+    caller.trigger({"function_id": "state::set", "payload": state})
+
     caller_id = next(w.worker_id for w in engine._workers if w.name == "caller")
     assert seen == [{"n": 1, "_caller_worker_id": caller_id}, [1], {"n": 2}]
+    # The engine's own functions drop the field; `calls` shows what the worker sent.
+    assert engine.calls == [("state::set", state)]
 
 
 def test_the_function_list_refuses_a_payload_that_is_not_an_object(

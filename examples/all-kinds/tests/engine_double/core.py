@@ -103,6 +103,7 @@ class EngineDouble(Driving):
         self._pending: dict[str, tuple[asyncio.Future[Message], Connection]] = {}
         self._types = TriggerTypes(self)  # trigger types that workers provide
         self._builtins = self._builtin_table()
+        self._engine_functions = frozenset(self._builtins)  # not iii-http-functions' later ones
         self._changed = threading.Condition()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._loop: asyncio.AbstractEventLoop  # made by start(), so an unstarted double holds none
@@ -522,7 +523,9 @@ class EngineDouble(Driving):
         elif action.get("type") == "enqueue":
             reply = self._enqueue(function_id, data, action.get("queue"))
         else:
-            if isinstance(data, dict):  # the engine names the caller in an object payload
+            # The engine names the caller in an object payload. Its own workers' functions drop
+            # the field (serde), so `calls` keeps what the worker sent them.
+            if isinstance(data, dict) and function_id not in self._engine_functions:
                 data = {**data, "_caller_worker_id": worker.worker_id}
             try:
                 reply = {
