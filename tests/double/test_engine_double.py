@@ -18,7 +18,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,55 +26,15 @@ from typing import Any
 
 import pytest
 from engine_double import LINES, EngineDouble, InvocationFailed, installed_line
-from iii import InitOptions, InvocationError, TriggerAction
+from iii import InvocationError, TriggerAction
 from iii.iii import III
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from harness.projects import ENGINE_DOUBLE_DIR
+from tests.double.kit import Connect, Handler, Start, echo, recorder, register
 
 pytestmark = pytest.mark.slow
-
-Handler = Callable[..., Any]
-Start = Callable[..., EngineDouble]
-Connect = Callable[..., III]
-
-
-@pytest.fixture
-def doubles() -> Iterator[Start]:
-    """Start engine doubles with the given options; all are stopped after the test."""
-    started: list[EngineDouble] = []
-
-    def start(**options: Any) -> EngineDouble:
-        double = EngineDouble(**options).start()
-        started.append(double)
-        return double
-
-    yield start
-    for double in started:
-        double.stop()
-
-
-@pytest.fixture
-def clients(doubles: Start, monkeypatch: pytest.MonkeyPatch) -> Iterator[Connect]:
-    """Real SDK clients, connected and registered before the test goes on (telemetry off: it
-    would open another socket)."""
-    monkeypatch.setenv("OTEL_ENABLED", "false")
-    monkeypatch.setenv("HOME", os.environ.get("TMPDIR", "/tmp"))
-    made: list[III] = []
-
-    def make(engine: EngineDouble, name: str = "w", *, wait: bool = True) -> III:
-        sdk = III(engine.url, InitOptions(worker_name=name))
-        made.append(sdk)
-        if wait:  # connected: a shutdown mid-connect is noisy
-            engine.wait_until(lambda: any(w.get("name") == name for w in engine.workers))
-        return sdk
-
-    yield make
-    for sdk in made:
-        sdk.shutdown()
-        # shutdown() leaves the SDK's event loop open; many clients would collect unclosed loops.
-        sdk._loop.close()
 
 
 @pytest.fixture
@@ -87,13 +47,6 @@ def client(engine: EngineDouble, clients: Connect) -> III:
     return clients(engine)
 
 
-def register(client: III, function_id: str, handler: Handler, **trigger: Any) -> None:
-    client.register_function(function_id, handler)
-    if trigger:
-        with pytest.warns(DeprecationWarning, match="register_trigger is deprecated"):
-            client.register_trigger({"function_id": function_id, **trigger})
-
-
 def subscribe(client: III, function_id: str, handler: Handler, topic: str) -> Any:
     """A pubsub subscriber; its trigger, to unregister."""
     client.register_function(function_id, handler)
@@ -101,19 +54,6 @@ def subscribe(client: III, function_id: str, handler: Handler, topic: str) -> An
         return client.register_trigger(
             {"type": "subscribe", "function_id": function_id, "config": {"topic": topic}}
         )
-
-
-def echo(data: Any) -> Any:
-    return data
-
-
-def recorder() -> tuple[list[Any], Handler]:
-    seen: list[Any] = []
-
-    def record(data: Any) -> None:
-        seen.append(data)
-
-    return seen, record
 
 
 @contextmanager
@@ -274,7 +214,16 @@ workers:
 def test_without_a_run_config_every_provider_runs(tmp_path: Path) -> None:
     engine = EngineDouble.for_project(tmp_path)
 
-    assert engine.providers == {"http", "cron", "queue", "state", "stream", "pubsub"}
+    # Every one this package has a module for: here iii-http-functions too, which projects lack.
+    assert engine.providers == {
+        "http",
+        "cron",
+        "queue",
+        "state",
+        "stream",
+        "pubsub",
+        "http_functions",
+    }
     assert engine.line == installed_line()
 
 
@@ -304,7 +253,7 @@ except RuntimeError as error:
         [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout.splitlines()
 
-    assert shown[0] == "['http', 'pubsub', 'queue', 'state', 'stream'] False"
+    assert shown[0] == "['http', 'http_functions', 'pubsub', 'queue', 'state', 'stream'] False"
     assert shown[1].startswith("this engine double does not run the cron worker")
     assert shown[2].startswith("tests/engine_double has no cron module")
 

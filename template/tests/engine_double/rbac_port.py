@@ -138,6 +138,11 @@ class Session:
         """The id a function of this session is registered (and unregistered) under."""
         return f"{self.prefix}::{function_id}" if self.prefix else function_id
 
+    def local_id(self, function_id: str) -> str:
+        """The id the worker knows its function by: the engine strips the session's prefix when
+        it invokes it."""
+        return function_id.removeprefix(f"{self.prefix}::") if self.prefix else function_id
+
     async def receive(self, worker: Connection, message: Message) -> None:
         """A frame from the session: invocations are checked, registrations go through their
         hooks (a denied one is dropped, as the engine only logs it), then core takes it."""

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,14 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from .driving import Driving
+from .engine_fn import EngineFunctions
 from .lines import LINES, PROVIDER_MODULES, PROVIDERS, RULES, TRIGGER_PROVIDERS, installed_line
 from .protocol import (
     Builtin,
     Channel,
     Connection,
     EngineWorker,
-    HttpResponse,
     InvocationFailed,
     Message,
     T,
@@ -39,9 +40,10 @@ from .protocol import (
     run_config,
     stopped,
 )
+from .trigger_types import TriggerTypes
 
 
-class EngineDouble:
+class EngineDouble(Driving):
     """The engine's side of the WebSocket protocol, in memory. Start it, point III_URL at `url`."""
 
     def __init__(
@@ -65,7 +67,7 @@ class EngineDouble:
         long HTTP waits for a handler (the engine's `default_timeout` is 30 s). `port`: where the
         worker WebSocket listens; `http_port`, `stream_port`: where the http worker's HTTP and
         iii-stream's client WebSocket do, when those workers run (0: any free port). `rbac`: a
-        second worker port with RBAC, shaped like the worker manager's config (rbac.py)."""
+        second worker port with RBAC, shaped like the worker manager's config (rbac_port.py)."""
         self.line = line or installed_line()
         if self.line not in LINES:
             raise ValueError(f"line must be one of {', '.join(LINES)}, not {self.line!r}")
@@ -102,7 +104,9 @@ class EngineDouble:
         self._owners: dict[str, Connection] = {}  # function id -> the worker that serves it
         self._channels: dict[str, Channel] = {}
         self._pending: dict[str, tuple[asyncio.Future[Message], Connection]] = {}
+        self._types = TriggerTypes(self)  # trigger types that workers provide
         self._builtins = self._builtin_table()
+        self._engine_functions = frozenset(self._builtins)  # not iii-http-functions' later ones
         self._changed = threading.Condition()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._loop: asyncio.AbstractEventLoop  # made by start(), so an unstarted double holds none
@@ -228,64 +232,13 @@ class EngineDouble:
 
         return self._run(everything(), timeout)
 
-    def http(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        query: Mapping[str, str | list[str]] | None = None,
-        data: bytes | str | None = None,
-    ) -> HttpResponse:
-        """An HTTP request to the engine's http worker: `body` is sent as JSON, `data` as is.
-        `query` adds to the path's query string; a list value repeats its key (the handler, as
-        for real, gets one string per key: the last)."""
-        http = self._worker("http", "http")
-        response: HttpResponse = http.request(method, path, body, headers, query, data)
-        return response
-
     def call(self, function_id: str, data: Any) -> Any:
         """Call a function (`state::set`, `stream::set`, a worker's) as another worker would."""
         return self._run(self._call(function_id, data))
 
-    def cron_tick(self, function_id: str) -> None:
-        """Fire the cron trigger bound to `function_id` once, as the scheduler would (a false or
-        failing condition skips it; a failing handler raises `InvocationFailed` here, where the
-        scheduler would log it)."""
-        self._worker("cron", "cron").tick(function_id)
-
-    def authenticate(
-        self, query_params: dict[str, list[str]], headers: dict[str, str] | None = None
-    ) -> Any:
-        """The context a stream connection gets: the auth function's, or None (it fails open)."""
-        return self._worker("stream", "stream_auth").authenticate(query_params, headers)
-
-    def join(
-        self, stream_name: str, group_id: str, context: Any = None, item_id: str | None = None
-    ) -> bool:
-        """Whether a stream subscription is let in: every join handler is asked, and it is refused
-        when any answers `{"unauthorized": true}` (one that fails counts as a yes)."""
-        streams = self._worker("stream", "stream_auth")
-        return bool(streams.join(stream_name, group_id, context, item_id))
-
-    def leave(self, stream_name: str, group_id: str, context: Any = None) -> None:
-        """Tell the leave handlers a subscription ended (the engine ignores their errors)."""
-        self._worker("stream", "stream_auth").leave(stream_name, group_id, context)
-
-    def _worker(self, provider: str, module: str) -> Any:
-        """The object playing `provider`'s `module`; an error naming the provider if it is not run."""
-        for worker in self._provided.get(provider, []):
-            if type(worker).__module__.rpartition(".")[2] == module:
-                return worker
-        raise RuntimeError(
-            f"this engine double does not run the {provider} worker (providers: "
-            f"{sorted(self.providers)}); the project's run config starts the engine workers"
-        )
-
     def _provider_of(self, trigger_type: str) -> EngineWorker | None:
         provided = self._provided.get(TRIGGER_PROVIDERS.get(trigger_type, ""), [])
-        return provided[0] if provided else None
+        return provided[0] if provided else self._types.provided.get(trigger_type)
 
     # The engine's side of the connection, on its own loop.
 
@@ -410,6 +363,10 @@ class EngineDouble:
                     del self._owners[function_id]
             for trigger in worker.triggers.values():
                 self._unregistered(trigger)
+            self._types.forget(worker)
+            for provided in self._provided.values():
+                for engine_worker in provided:
+                    engine_worker.left(worker)
 
         self._record(leave)
         for future, owner in list(self._pending.values()):
@@ -437,8 +394,11 @@ class EngineDouble:
             self._record(lambda: worker.triggers.pop(message["id"], None))
             if trigger is not None:
                 self._unregistered(trigger)
+            self._types.unpark(worker, message["id"])  # a parked one goes too
         elif kind == "unregisterfunction":
             self._unregister_function(worker, message["id"])
+        elif kind in self._types.handlers:
+            await self._types.handlers[kind](worker, message)
         elif kind == "reattach" and self.rules.reattach:
             self._reattach(worker, message)
         elif kind == "ping":
@@ -462,6 +422,10 @@ class EngineDouble:
 
     async def _register_function(self, worker: Connection, message: Message) -> None:
         function_id = message["id"]
+        if message.get("invocation"):  # HTTP-invoked: iii-http-functions's, or nothing
+            for external in self._provided.get("http_functions", []):
+                external.register(worker, message)  # type: ignore[attr-defined]
+            return
         owner = self._owners.get(function_id)
         if self.rules.registry_identity and owner is not None and owner is not worker:
             # From 0.23 one live worker owns an id in a namespace; only this registration fails.
@@ -488,6 +452,10 @@ class EngineDouble:
             )
 
     def _unregister_function(self, worker: Connection, function_id: str) -> None:
+        for external in self._provided.get("http_functions", []):
+            if external.unregister(worker, function_id):  # type: ignore[attr-defined]
+                return
+
         def unregister() -> None:
             worker.functions.pop(function_id, None)
             if self._owners.get(function_id) is worker:
@@ -525,7 +493,7 @@ class EngineDouble:
         trigger_type = message.get("trigger_type", "")
         provider = self._provider_of(trigger_type)
         if provider is None:
-            self._record(lambda: self.parked.append(message))
+            self._types.park(worker, message)
             return
         error = provider.refusal(message)
         if error is None:
@@ -561,6 +529,10 @@ class EngineDouble:
         elif action.get("type") == "enqueue":
             reply = self._enqueue(function_id, data, action.get("queue"))
         else:
+            # The engine names the caller in an object payload. Its own workers' functions drop
+            # the field (serde), so `calls` keeps what the worker sent them.
+            if isinstance(data, dict) and function_id not in self._engine_functions:
+                data = {**data, "_caller_worker_id": worker.worker_id}
             try:
                 reply = {
                     "result": await self._call(function_id, data, message.get("metadata"), None)
@@ -623,7 +595,7 @@ class EngineDouble:
         message = {
             "type": "invokefunction",
             "invocation_id": invocation_id,
-            "function_id": owner.local_id(function_id),
+            "function_id": owner.session.local_id(function_id) if owner.session else function_id,
             "data": data,
         }
         if metadata is not None:
@@ -641,7 +613,7 @@ class EngineDouble:
 
     def _builtin_table(self) -> dict[str, Builtin]:
         """The functions the engine and its running workers serve."""
-        table: dict[str, Builtin] = {"engine::channels::create": self._channels_create}
+        table = EngineFunctions(self).functions()
         for provided in self._provided.values():
             for worker in provided:
                 table.update(worker.functions())
@@ -671,10 +643,6 @@ class EngineDouble:
             self._record(partial(self.fired.append, (trigger["function_id"], event)))
 
     # Channels.
-
-    async def _channels_create(self, data: Message) -> Any:
-        channel = self._open_channel()
-        return {"writer": channel.ref("write"), "reader": channel.ref("read")}
 
     def _open_channel(self) -> Channel:
         channel = Channel()

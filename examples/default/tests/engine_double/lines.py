@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 LINES = ("0.11", "0.22", "0.25")
-PROVIDERS = frozenset({"http", "cron", "queue", "state", "stream", "pubsub"})
+PROVIDERS = frozenset({"http", "cron", "queue", "state", "stream", "pubsub", "http_functions"})
 
 # Trigger types, by the engine worker that provides them.
 TRIGGER_PROVIDERS = {
@@ -20,7 +20,7 @@ TRIGGER_PROVIDERS = {
 # starts (and update_ops with state or stream).
 PROVIDER_MODULES = {
     "http": ("http",), "cron": ("cron",), "queue": ("queue",), "pubsub": ("pubsub",),
-    "state": ("state",), "stream": ("stream", "stream_auth"),
+    "state": ("state",), "stream": ("stream", "stream_auth"), "http_functions": ("http_functions",),
 }  # fmt: skip
 
 # What a run config may call each engine worker: the in-engine builtins' `iii-*` names (every line
@@ -68,6 +68,8 @@ class LineRules:
     pubsub_drops_topic: bool
     # `state::list_keys` (the registry state worker's addition).
     state_list_keys: bool
+    # `engine::functions::list` names each function's worker and filters (0.22+).
+    function_summaries: bool
 
 
 # Each fact, for 0.11, 0.22 and 0.25.
@@ -87,6 +89,7 @@ _FACTS = {
     "enqueue_without_queue": ("QueueModule not loaded", NO_QUEUE_PROVIDER, NO_QUEUE_PROVIDER),
     "pubsub_drops_topic": (True, True, False),
     "state_list_keys": (False, False, True),
+    "function_summaries": (False, True, True),
 }
 RULES = {
     line: LineRules(**{fact: values[i] for fact, values in _FACTS.items()})  # type: ignore[arg-type]

@@ -94,12 +94,7 @@ class Connection:
     namespace: str = "default"
     functions: dict[str, Message] = field(default_factory=dict)
     triggers: dict[str, Message] = field(default_factory=dict)
-    session: Any = None  # an RBAC session (rbac.py) on the RBAC listener's connections
-
-    def local_id(self, function_id: str) -> str:
-        """The id the worker registered a function under: without its session's prefix."""
-        prefix = getattr(self.session, "prefix", None)
-        return function_id.removeprefix(f"{prefix}::") if prefix else function_id
+    session: Any = None  # on the RBAC listener's connections: their rbac_port.Session
 
 
 class Channel:
@@ -151,6 +146,9 @@ class EngineWorker:
 
     def unregistered(self, trigger: Message) -> None:
         pass
+
+    def left(self, worker: Connection) -> None:
+        """A worker's connection closed (after its functions and triggers went)."""
 
 
 def available_providers() -> frozenset[str]:
