@@ -263,6 +263,28 @@ def test_a_sessions_function_list_holds_only_what_it_may_call(
     assert "middleware" not in server.seen
 
 
+def test_the_logger_is_there_for_every_session(
+    engine: EngineDouble, server: Server, session: Any
+) -> None:
+    """iii-observability, a mandatory worker (R@iii/v0.22.1 and R@iii/v0.11.6:
+    engine/src/workers/observability/mod.rs `engine::log::*`, `OtelLogInput`), answers no result;
+    rbac_config.rs's carve-out lets any session call it, past the middleware."""
+    restricted = session("restricted")
+
+    assert (
+        restricted.trigger({"function_id": "engine::log::warn", "payload": {"message": "m"}})
+        is None
+    )
+    assert (
+        server.sdk.trigger({"function_id": "engine::log::info", "payload": {"message": "n"}})
+        is None
+    )
+    assert ("engine::log::warn", {"message": "m"}) in engine.calls
+    with pytest.raises(InvocationError, match="deserialization_error"):
+        server.sdk.trigger({"function_id": "engine::log::error", "payload": {"message": 1}})
+    assert "middleware" not in server.seen
+
+
 def test_the_rbac_port_survives_a_restart(engine: EngineDouble, server: Server) -> None:
     """Like the http and stream ports, the RBAC listener comes back on its port."""
     before = engine.rbac_url

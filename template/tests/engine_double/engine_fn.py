@@ -1,6 +1,7 @@
 # Owned by the copier-iii-worker template: `copier update` replaces this file.
 """The engine's own functions (`engine::*`, its engine_fn worker): channels, and the function
-catalogue `iii.list_functions()` and the iii console read."""
+catalogue `iii.list_functions()` and the iii console read; and the mandatory iii-observability's
+`engine::log::*`."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,13 @@ class EngineFunctions(EngineWorker):
         return {
             "engine::channels::create": self._channels_create,
             "engine::functions::list": self._functions_list,
+            **{f"engine::log::{level}": self._log for level in LOG_LEVELS},
         }
+
+    async def _log(self, data: Message) -> None:
+        """An OTEL log record (`OtelLogInput`: a string `message`); `engine.calls` keeps it."""
+        if not isinstance(data["message"], str):
+            raise TypeError(f"invalid type: {data['message']!r}, expected a string")
 
     async def _channels_create(self, data: Message) -> Any:
         channel = self.engine._open_channel()
@@ -91,6 +98,7 @@ class EngineFunctions(EngineWorker):
 
 
 _FORMATS = ("request_format", "response_format")
+LOG_LEVELS = ("info", "warn", "error", "debug", "trace")
 
 
 def _internal(summary: Message) -> bool:
