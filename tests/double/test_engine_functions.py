@@ -424,3 +424,22 @@ def test_the_function_list_refuses_a_payload_that_is_not_an_object(
     with pytest.raises(InvocationError) as failed:
         client.trigger({"function_id": "engine::functions::list", "payload": "all"})
     assert failed.value.code == "deserialization_error"
+
+
+@pytest.mark.parametrize("level", ["info", "warn", "error", "debug", "trace"])
+def test_a_worker_logs_through_the_engines_log_functions(
+    doubles: Start, clients: Connect, level: str
+) -> None:
+    """R@iii/v0.22.1:engine/src/workers/observability/mod.rs:1587-1630 (`engine::log::<level>`
+    takes `OtelLogInput`, a required string `message`, and answers nothing); iii-observability
+    is one of the workers every engine runs (docs/engine-double.md D4)."""
+    engine = doubles(line="0.22")
+    client = clients(engine)
+    record = {"message": "hello", "data": {"n": 1}}
+
+    assert client.trigger({"function_id": f"engine::log::{level}", "payload": record}) is None
+    with pytest.raises(InvocationError) as failed:
+        client.trigger({"function_id": f"engine::log::{level}", "payload": {"message": 1}})
+
+    assert failed.value.code == "deserialization_error"
+    assert engine.calls[0] == (f"engine::log::{level}", record)

@@ -1,7 +1,6 @@
 # Owned by the copier-iii-worker template: `copier update` replaces this file.
 """The engine's own functions (`engine::*`, its engine_fn worker): channels, and the function
-catalogue `iii.list_functions()` and the iii console read; and the mandatory iii-observability's
-`engine::log::*`."""
+catalogue `iii.list_functions()` and the iii console read."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -13,22 +12,25 @@ if TYPE_CHECKING:
 
 class EngineFunctions(EngineWorker):
     """`engine::channels::create` and `engine::functions::list`, as the engine_fn worker serves
-    them (`engine::workers::register` is the core's: it names the calling connection)."""
+    them, and iii-observability's `engine::log::*` (`engine::workers::register` is the core's: it
+    names the calling connection)."""
 
     def __init__(self, engine: "EngineDouble") -> None:
         super().__init__(engine)
 
     def functions(self) -> dict[str, Builtin]:
+        # engine::log::* are iii-observability's, a worker every engine runs.
+        logs = {f"engine::log::{level}": self._log for level in LOG_LEVELS}
         return {
             "engine::channels::create": self._channels_create,
             "engine::functions::list": self._functions_list,
-            **{f"engine::log::{level}": self._log for level in LOG_LEVELS},
+            **logs,
         }
 
     async def _log(self, data: Message) -> None:
-        """An OTEL log record (`OtelLogInput`: a string `message`); `engine.calls` keeps it."""
+        """An OTEL log record (the double keeps it in `calls`): `message` must be a string."""
         if not isinstance(data["message"], str):
-            raise TypeError(f"invalid type: {data['message']!r}, expected a string")
+            raise TypeError("invalid type: message, expected a string")
 
     async def _channels_create(self, data: Message) -> Any:
         channel = self.engine._open_channel()
