@@ -1,6 +1,8 @@
 """The committed examples (examples/) are what the working tree renders, so that a template change
 shows up in review as a diff of a real project."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,20 @@ def test_answers_name_neither_the_folder_nor_the_commit_they_were_rendered_from(
     assert stable_answers(answers) == (
         f"# header\n_commit: {template_version()}\n_src_path: ../..\nworker_name: w\n"
     )
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_each_example_passes_ruff_under_its_own_config(name: str) -> None:
+    """A quick lint of what projects get, in the fast tier: the slow tier runs each render's own
+    ruff, mypy and tests after installing it."""
+    ruff = Path(sys.executable).parent / "ruff"
+    project = EXAMPLES_DIR / name
+    for command in (["check"], ["format", "--check"]):
+        done = subprocess.run(
+            [str(ruff), *command, "--no-cache", "."],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"ruff {' '.join(command)} in examples/{name}:\n{done.stdout}"

@@ -169,7 +169,7 @@ def load_provider(module: str) -> Callable[["EngineDouble"], EngineWorker]:
             f"tests/engine_double has no {module} module: the template renders the modules of "
             "the engine workers the run config starts; run `copier update` after adding one"
         ) from missing
-    provider: Callable[["EngineDouble"], EngineWorker] = imported.Provider
+    provider: Callable[[EngineDouble], EngineWorker] = imported.Provider
     return provider
 
 
