@@ -345,7 +345,7 @@ def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project
     package = project / "tests" / "engine_double"
     # The engine's own parts; iii-http-functions, which no run config here starts, is not shipped.
     shared = ["__init__", "__main__", "core", "driving", "engine_fn", "lines", "protocol"]
-    shared += ["observe", "trigger_types"]  # observe: 0.25's observers, the default line
+    shared += ["trigger_types"]
 
     assert sorted(p.stem for p in package.iterdir()) == sorted(shared + workers)
     assert all(

@@ -106,11 +106,6 @@ class EngineDouble(Driving):
         self._pending: dict[str, tuple[asyncio.Future[Message], Connection]] = {}
         self._types = TriggerTypes(self)  # trigger types that workers provide
         self._builtins = self._builtin_table()
-        # Observers (0.25's observe.v1), shipped only to 0.25 projects, so imported by name.
-        self._observers: Any = None
-        if "observe.v1" in self.rules.features:
-            self._observers = importlib.import_module(".observe", __package__).Observers(self)
-            self._builtins.update(self._observers.functions())
         self._engine_functions = frozenset(self._builtins)  # not iii-http-functions' later ones
         self._changed = threading.Condition()
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -402,8 +397,6 @@ class EngineDouble(Driving):
             self._types.unpark(worker, message["id"])  # a parked one goes too
         elif kind == "unregisterfunction":
             self._unregister_function(worker, message["id"])
-        elif self._observers and kind in self._observers.handlers:
-            await self._observers.handlers[kind](worker, message)
         elif kind in self._types.handlers:
             await self._types.handlers[kind](worker, message)
         elif kind == "reattach" and self.rules.reattach:
@@ -452,8 +445,6 @@ class EngineDouble(Driving):
             self._owners[function_id] = worker
 
         self._record(register)
-        if self._observers:
-            self._observers.refresh()
         if self.rules.registry_identity:
             ack = {"type": "functionregistered", "id": function_id, "namespace": worker.namespace}
             await self._send(
@@ -542,8 +533,6 @@ class EngineDouble(Driving):
             # the field (serde), so `calls` keeps what the worker sent them.
             if isinstance(data, dict) and function_id not in self._engine_functions:
                 data = {**data, "_caller_worker_id": worker.worker_id}
-            if self._observers:
-                self._observers.stamp(worker, message)
             try:
                 reply = {
                     "result": await self._call(function_id, data, message.get("metadata"), None)
@@ -579,8 +568,6 @@ class EngineDouble(Driving):
     ) -> Any:
         """Invoke a function wherever it lives and wait (up to `within` seconds) for its result."""
         owner = self._owners.get(function_id)
-        if owner is not None and self._observers:
-            return await self._observers.invoke(owner, function_id, data, metadata, within)
         if owner is not None:
             return await self._invoke(owner, function_id, data, metadata, within)
         builtin = self._builtins.get(function_id)
@@ -600,15 +587,9 @@ class EngineDouble(Driving):
         return {"code": "deserialization_error", "message": message}
 
     async def _invoke(
-        self,
-        owner: Connection,
-        function_id: str,
-        data: Any,
-        metadata: Any,
-        within: float | None,
-        invocation_id: str | None = None,
+        self, owner: Connection, function_id: str, data: Any, metadata: Any, within: float | None
     ) -> Any:
-        invocation_id = invocation_id or str(uuid.uuid4())
+        invocation_id = str(uuid.uuid4())
         future: asyncio.Future[Message] = self._loop.create_future()
         self._pending[invocation_id] = (future, owner)
         message = {
@@ -619,8 +600,6 @@ class EngineDouble(Driving):
         }
         if metadata is not None:
             message["metadata"] = metadata
-        if self._observers:  # 0.25 tells the callee who called, and how deep in observe hops
-            message.update(self._observers.frame_fields())
         try:
             await owner.connection.send(frame(message))
             reply = await bounded(future, within)
