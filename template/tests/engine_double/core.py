@@ -451,13 +451,11 @@ class EngineDouble(Driving):
             self._owners[function_id] = worker
 
         self._record(register)
-        if self._observe:
-            self._observe.registered(function_id)
+        observed = self._observe.registered(function_id) if self._observe else {}
         if self.rules.registry_identity:
             ack = {"type": "functionregistered", "id": function_id, "namespace": worker.namespace}
-            await self._send(
-                worker, {**ack, "revision": 1, "local_dispatch": True, "observers": []}
-            )
+            ack.update(revision=1, local_dispatch=True, observers=[])
+            await self._send(worker, {**ack, **observed})
 
     def _unregister_function(self, worker: Connection, function_id: str) -> None:
         for external in self._provided.get("http_functions", []):
@@ -527,6 +525,8 @@ class EngineDouble(Driving):
 
     async def _invoked_by(self, worker: Connection, message: Message) -> None:
         """A worker's `invokefunction`: routed as the engine routes it, answered unless void."""
+        if self._observe:  # an owner's `obs.call` carries its observer's metadata
+            message = self._observe.inbound(message)
         function_id, data = message.get("function_id", ""), message.get("data")
         action = message.get("action")
         if not isinstance(action, dict):
