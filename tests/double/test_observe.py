@@ -12,7 +12,7 @@ import pytest
 from iii import ObserveRejection
 from iii.iii import III
 
-from tests.double.kit import Connect, Start
+from tests.double.kit import Connect, Start, register
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def collect(client: III, function_id: str) -> list[tuple[Any, Any, Any]]:
     def target(data: Any, metadata: Any = None) -> None:
         got.append((data, metadata, client.current_invocation()))
 
-    client.register_function(function_id, target)
+    register(client, function_id, target)
     return got
 
 
@@ -43,7 +43,7 @@ def test_a_call_through_the_engine_activates_the_observers_whose_filters_match(
     S:src/iii/observe_wire.py (`observe`), S:src/iii/iii_types.py (`observeresult`)."""
     engine = doubles(line="0.25")
     owner, watcher = clients(engine, "owner"), clients(engine, "watcher")
-    owner.register_function("shop::charge", lambda data: {"charged": data["amount"]})
+    register(owner, "shop::charge", lambda data: {"charged": data["amount"]})
     got = collect(watcher, "shop::on-big")
     handle = watcher.observe(
         {"function_id": "shop::charge", "filters": {"input.amount": {"$gte": 500}}},
@@ -80,8 +80,8 @@ def test_an_observer_the_engine_refuses_is_an_error(
     """S:tests/test_observe_e2e_routed.py (`test_errors_turn_the_observer_to_error_...`)."""
     engine = doubles(line="0.25")
     worker = clients(engine)
-    worker.register_function("app::a", lambda d: None)
-    worker.register_function("app::b", lambda d: None)
+    register(worker, "app::a", lambda d: None)
+    register(worker, "app::b", lambda d: None)
 
     with pytest.raises(ObserveRejection) as raised:
         worker.observe(source, target).ready(timeout=5)
@@ -95,7 +95,7 @@ def test_max_fires_disposes_the_observer_after_its_last_activation(
     """S:tests/test_observe_e2e_routed.py (`max_fires`, reason MAX_FIRES)."""
     engine = doubles(line="0.25")
     owner, watcher = clients(engine, "owner"), clients(engine, "watcher")
-    owner.register_function("app::ping", lambda d: "pong")
+    register(owner, "app::ping", lambda d: "pong")
     got = collect(watcher, "app::on-ping")
     handle = watcher.observe({"function_id": "app::ping"}, "app::on-ping", {"max_fires": 1})
     handle.ready(timeout=5)
@@ -115,7 +115,7 @@ def test_the_owner_learns_its_observers_and_reports_its_local_calls(
     `invocationsobserved`); S:tests/test_observe_e2e_local.py."""
     engine = doubles(line="0.25")
     owner, watcher = clients(engine, "owner"), clients(engine, "watcher")
-    owner.register_function("app::inc", lambda n: n + 1)
+    register(owner, "app::inc", lambda n: n + 1)
     got = collect(watcher, "app::on-inc")
     handle = watcher.observe({"function_id": "app::inc", "capture": ["input"]}, "app::on-inc")
     handle.ready(timeout=5)
