@@ -345,7 +345,7 @@ def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project
     package = project / "tests" / "engine_double"
     # The engine's own parts; iii-http-functions, which no run config here starts, is not shipped.
     shared = ["__init__", "__main__", "core", "driving", "engine_fn", "lines", "protocol"]
-    shared += ["trigger_types"]
+    shared += ["trigger_types", "observe"]  # observe: the default line's (0.25) observers
 
     assert sorted(p.stem for p in package.iterdir()) == sorted(shared + workers)
     assert all(
@@ -370,6 +370,14 @@ def test_the_engine_double_carries_the_modules_of_the_engine_workers_the_project
         if m not in {"__init__", "__main__", "http_port", "stream_port"}
     )
     assert shown.strip() == f"{providers} {['tests.engine_double', *loaded]}"
+
+
+@pytest.mark.parametrize("line", ["0.22", "0.11"])
+def test_only_a_0_25_project_carries_the_doubles_observers(rendered: Render, line: str) -> None:
+    package = rendered(iii_line=line) / "tests" / "engine_double"
+
+    assert (package / "core.py").exists()
+    assert not (package / "observe.py").exists()
 
 
 OWNED_HEADER = "# Owned by the copier-iii-worker template: `copier update` replaces this file.\n"

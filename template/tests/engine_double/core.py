@@ -37,6 +37,7 @@ from .protocol import (
     check_registered,
     frame,
     load_provider,
+    observers,
     run_config,
     stopped,
 )
@@ -105,6 +106,7 @@ class EngineDouble(Driving):
         self._channels: dict[str, Channel] = {}
         self._pending: dict[str, tuple[asyncio.Future[Message], Connection]] = {}
         self._types = TriggerTypes(self)  # trigger types that workers provide
+        self._observe: Any = observers(self)  # 0.25's (observe.py), else None
         self._builtins = self._builtin_table()
         self._engine_functions = frozenset(self._builtins)  # not iii-http-functions' later ones
         self._changed = threading.Condition()
@@ -364,6 +366,8 @@ class EngineDouble(Driving):
             for trigger in worker.triggers.values():
                 self._unregistered(trigger)
             self._types.forget(worker)
+            if self._observe:
+                self._observe.forget(worker)
             for provided in self._provided.values():
                 for engine_worker in provided:
                     engine_worker.left(worker)
@@ -397,6 +401,8 @@ class EngineDouble(Driving):
             self._types.unpark(worker, message["id"])  # a parked one goes too
         elif kind == "unregisterfunction":
             self._unregister_function(worker, message["id"])
+        elif self._observe and kind in self._observe.handlers:
+            await self._observe.handlers[kind](worker, message)
         elif kind in self._types.handlers:
             await self._types.handlers[kind](worker, message)
         elif kind == "reattach" and self.rules.reattach:
@@ -445,11 +451,11 @@ class EngineDouble(Driving):
             self._owners[function_id] = worker
 
         self._record(register)
+        observed = self._observe.registered(function_id) if self._observe else {}
         if self.rules.registry_identity:
             ack = {"type": "functionregistered", "id": function_id, "namespace": worker.namespace}
-            await self._send(
-                worker, {**ack, "revision": 1, "local_dispatch": True, "observers": []}
-            )
+            ack.update(revision=1, local_dispatch=True, observers=[])
+            await self._send(worker, {**ack, **observed})
 
     def _unregister_function(self, worker: Connection, function_id: str) -> None:
         for external in self._provided.get("http_functions", []):
@@ -519,6 +525,8 @@ class EngineDouble(Driving):
 
     async def _invoked_by(self, worker: Connection, message: Message) -> None:
         """A worker's `invokefunction`: routed as the engine routes it, answered unless void."""
+        if self._observe:  # an owner's `obs.call` carries its observer's metadata
+            message = self._observe.inbound(message)
         function_id, data = message.get("function_id", ""), message.get("data")
         action = message.get("action")
         if not isinstance(action, dict):
@@ -533,12 +541,15 @@ class EngineDouble(Driving):
             # the field (serde), so `calls` keeps what the worker sent them.
             if isinstance(data, dict) and function_id not in self._engine_functions:
                 data = {**data, "_caller_worker_id": worker.worker_id}
+            started = time.time()
             try:
                 reply = {
                     "result": await self._call(function_id, data, message.get("metadata"), None)
                 }
             except InvocationFailed as failed:
                 reply = {"error": failed.error}
+            if self._observe:
+                self._observe.completed(worker, message, reply, started)
         invocation_id = message.get("invocation_id")
         if invocation_id and action.get("type") != "void":
             answer = {
@@ -617,7 +628,7 @@ class EngineDouble(Driving):
         for provided in self._provided.values():
             for worker in provided:
                 table.update(worker.functions())
-        return table
+        return {**table, **(self._observe.functions() if self._observe else {})}
 
     # Trigger firings.
 

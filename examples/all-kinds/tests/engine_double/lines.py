@@ -70,6 +70,8 @@ class LineRules:
     state_list_keys: bool
     # `engine::functions::list` names each function's worker and filters (0.22+).
     function_summaries: bool
+    # Observers (`iii.observe`, observe.v1): the double's observe.py, rendered only for 0.25.
+    observers: bool
 
 
 # Each fact, for 0.11, 0.22 and 0.25.
@@ -90,6 +92,7 @@ _FACTS = {
     "pubsub_drops_topic": (True, True, False),
     "state_list_keys": (False, False, True),
     "function_summaries": (False, True, True),
+    "observers": (False, False, True),
 }
 RULES = {
     line: LineRules(**{fact: values[i] for fact, values in _FACTS.items()})  # type: ignore[arg-type]

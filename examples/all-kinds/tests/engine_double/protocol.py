@@ -241,3 +241,10 @@ def check_registered(
         for f in expected
     }
     assert got == {f: sorted(t, key=key) for f, t in expected.items()}, got
+
+
+def observers(engine: Any) -> Any:
+    """The line's observers (observe.py, which only a 0.25 project has), or None."""
+    if not engine.rules.observers:
+        return None
+    return importlib.import_module(f"{__package__}.observe").Observers(engine)
