@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 # An activation deeper than this many observe hops is dropped (`dropped.LOOP_GUARD`).
 MAX_DEPTH = 8
 DEFAULT_CAPTURE = ("input", "output", "caller")
-OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists"})
-OPERATORS |= {"$prefix"}
 GRACE_SECONDS = 30.0  # how long the observers of a worker that left wait for it to come back
 
 
@@ -37,7 +35,8 @@ class Observer:
         source, target = message.get("source") or {}, message.get("target") or {}
         self.function_id: str = source.get("function_id", "")
         self.target: str = target.get("function_id", "")
-        self.filters = normal_form(source.get("filters"))
+        self.filters: Any = source.get("filters") or {}
+        self.matches: Any = None  # the compiled filters' test, once they are found valid
         self.capture = source.get("capture") or list(DEFAULT_CAPTURE)
         self.on = source.get("on") or "success"
         self.deliver = source.get("deliver") or "envelope"
@@ -81,65 +80,12 @@ def args_problem(schema: Any, args: Message) -> str | None:
     return None
 
 
-def normal_form(filters: Any) -> Message:
-    """Filters as `{"$and": [{path: operators}, ...]}` (an empty object matches everything)."""
-    if not filters:
-        return {}
-    if isinstance(filters, dict) and set(filters) == {"$and"}:
+def normal_form(filters: Message) -> Message:
+    """Filters as owners are sent them: `{"$and": [{path: operators}, ...]}` (`{}` matches
+    everything)."""
+    if not filters or set(filters) == {"$and"}:
         return filters
     return {"$and": [{path: ops} for path, ops in filters.items()]}
-
-
-def invalid_filter(filters: Any) -> str | None:
-    if filters is None:
-        return None
-    if not isinstance(filters, dict):
-        return "filters must be an object"
-    for clause in normal_form(filters).get("$and", []):
-        for path, ops in clause.items():
-            if not isinstance(ops, dict) or not ops or not set(ops) <= OPERATORS:
-                return f"{path}: expected an object of operators ({', '.join(sorted(OPERATORS))})"
-    return None
-
-
-def lookup(document: Any, path: str) -> tuple[bool, Any]:
-    for part in path.split("."):
-        if not isinstance(document, dict) or part not in document:
-            return False, None
-        document = document[part]
-    return True, document
-
-
-def holds(op: str, found: bool, value: Any, operand: Any) -> bool:
-    if op == "$exists":
-        return found == bool(operand)
-    if op == "$ne":
-        return not found or value != operand
-    if op == "$nin":
-        return not found or value not in operand
-    if not found:
-        return False
-    if op == "$eq":
-        return bool(value == operand)
-    if op == "$in":
-        return value in operand
-    if op == "$prefix":
-        return isinstance(value, str) and value.startswith(operand)
-    try:
-        compare = {"$gt": value > operand, "$gte": value >= operand}
-        compare.update({"$lt": value < operand, "$lte": value <= operand})
-    except TypeError:
-        return False
-    return compare[op]
-
-
-def matches(filters: Message, document: Message) -> bool:
-    for clause in filters.get("$and", []):
-        for path, ops in clause.items():
-            found, value = lookup(document, path)
-            if not all(holds(op, found, value, operand) for op, operand in ops.items()):
-                return False
-    return True
 
 
 class Observers:
@@ -180,9 +126,15 @@ class Observers:
                 return "INVALID_ARGS", problem
         elif source.get("args") is not None:
             return "INVALID_ARGS", f"{observer.function_id} takes no args"
-        problem = invalid_filter(source.get("filters"))
-        if problem:
-            return "INVALID_FILTER", problem
+        # The SDK's iii.filter implements the engine's filter language (filters.md), shared
+        # conformance fixtures and all.
+        from iii.filter import FilterError, compile_filter
+
+        try:
+            compiled = compile_filter(observer.filters)
+        except FilterError as bad:
+            return "INVALID_FILTER", str(bad)
+        observer.filters, observer.matches = normal_form(compiled.source), compiled.matches
         return None
 
     def _tell_owner(self, observer: Observer, kind: str) -> None:
@@ -192,7 +144,7 @@ class Observers:
             return
         revision = self.revisions.get(observer.function_id, 1) + 1
         self.revisions[observer.function_id] = revision
-        message = {"type": kind, "function_id": observer.function_id}
+        message: Message = {"type": kind, "function_id": observer.function_id}
         message.update(namespace=owner.namespace, revision=revision)
         if kind == "observeradded":
             message["observer"] = observer.wire()
@@ -322,7 +274,7 @@ class Observers:
                 continue
             if observer.on != "complete" and observer.on != invocation["status"]:
                 continue
-            if matches(observer.filters, seen):
+            if observer.matches is not None and observer.matches(seen):
                 self._activate(observer, invocation, seen, call.get("observe_depth"))
 
     async def _reported(self, worker: Connection, message: Message) -> None:
