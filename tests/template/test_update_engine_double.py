@@ -61,7 +61,8 @@ def test_an_update_replaces_the_single_file_double_with_the_package(
     assert not (project / "tests" / "engine_double.py").exists()  # unmodified, so copier removed it
     assert sorted(p.name for p in package.glob("*.py")) == [
         "__init__.py", "__main__.py", "core.py", "driving.py", "engine_fn.py", "http.py",
-        "http_port.py", "lines.py", "protocol.py", "state.py", "trigger_types.py", "update_ops.py",
+        "http_port.py", "lines.py", "observe.py", "protocol.py", "state.py", "trigger_types.py",
+        "update_ops.py",
     ]  # fmt: skip
     assert leftovers(project) == []
     assert passes_its_tests(project, ANSWERS)
