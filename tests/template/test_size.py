@@ -9,7 +9,7 @@ from pathlib import Path
 
 # The budget a default render is held to, in lines as `wc -l` counts them (newline bytes, so a
 # last line without one is not counted), .git excluded.
-TOTAL_LINES = 4_787  # the issue's goal: 2,000 (4,121 before the engine's functions and worker trigger types; 4,418 before 0.25's observers)
+TOTAL_LINES = 4_769  # the issue's goal: 2,000 (4,121 before the engine's functions and worker trigger types; 4,418 before 0.25's observers)
 FILE_LINES = 700
 
 

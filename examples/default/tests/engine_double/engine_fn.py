@@ -2,21 +2,15 @@
 """The engine's own functions (`engine::*`, its engine_fn worker): channels, and the function
 catalogue `iii.list_functions()` and the iii console read."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .protocol import Builtin, EngineWorker, Message
-
-if TYPE_CHECKING:
-    from .core import EngineDouble
 
 
 class EngineFunctions(EngineWorker):
     """`engine::channels::create` and `engine::functions::list`, as the engine_fn worker serves
     them, and iii-observability's `engine::log::*` (`engine::workers::register` is the core's: it
     names the calling connection)."""
-
-    def __init__(self, engine: "EngineDouble") -> None:
-        super().__init__(engine)
 
     def functions(self) -> dict[str, Builtin]:
         # engine::log::* are iii-observability's, a worker every engine runs.
@@ -75,32 +69,21 @@ class EngineFunctions(EngineWorker):
             workers = [(w.name, f) for w in self.engine._workers for f in w.functions.values()]
         listed: dict[str, Message] = {}
         for name, function in workers:
-            function_id = function["id"]
-            listed.setdefault(
-                function_id,
-                {
-                    "function_id": function_id,
-                    "worker_name": name or function_id.split("::")[0],
-                    "description": function.get("description"),
-                    "request_format": function.get("request_format"),
-                    "response_format": function.get("response_format"),
-                    "metadata": function.get("metadata"),
-                },
-            )
+            listed.setdefault(function["id"], _summary(function["id"], name, function))
         for function_id in self.engine._builtins.keys() - listed.keys():
-            listed[function_id] = {
-                "function_id": function_id,
-                "worker_name": function_id.split("::")[0],
-                "description": None,
-                "request_format": None,
-                "response_format": None,
-                "metadata": None,
-            }
+            listed[function_id] = _summary(function_id, None, {})
         return list(listed.values())
 
 
 _FORMATS = ("request_format", "response_format")
+_FIELDS = ("description", *_FORMATS, "metadata")
 LOG_LEVELS = ("info", "warn", "error", "debug", "trace")
+
+
+def _summary(function_id: str, worker_name: str | None, registration: Message) -> Message:
+    """A function as both lines list it (each drops what its shape lacks)."""
+    summary = {"function_id": function_id, "worker_name": worker_name or function_id.split("::")[0]}
+    return {**summary, **{field: registration.get(field) for field in _FIELDS}}
 
 
 def _internal(summary: Message) -> bool:

@@ -6,7 +6,7 @@ one goes (`unregistertrigger`), and parks the triggers of a type no one provides
 provider that left wait for the next one, which gets every trigger of its type on arrival."""
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .protocol import Connection, EngineWorker, Message
 
@@ -52,8 +52,7 @@ class TriggerTypes:
 
     def park(self, worker: Connection, trigger: Message) -> None:
         """No one provides the type (yet): no ack, and it waits."""
-        self._parked[trigger["id"]] = worker
-        self.engine._record(lambda: self.engine.parked.append(trigger))
+        self.engine._record(lambda: self._hold(worker, trigger))
 
     def unpark(self, worker: Connection, trigger_id: str) -> None:
         """The worker unregistered a trigger that was waiting: it waits no more."""
@@ -74,10 +73,8 @@ class TriggerTypes:
         """A (new) provider: the live triggers of its type, then the parked ones, go to it."""
         type_id = message.get("id", "")
         provided = self.provided[type_id] = Provided(self.engine, worker)
-        for owner in self.engine._workers:
-            for trigger in list(owner.triggers.values()):
-                if trigger["trigger_type"] == type_id:
-                    provided.registered(trigger)
+        for trigger in self.engine.triggers_of(type_id):
+            provided.registered(trigger)
         for trigger in [t for t in self.engine.parked if t.get("trigger_type") == type_id]:
             owner = self._unpark(trigger)
             self.engine._record(partial(owner.triggers.__setitem__, trigger["id"], trigger))
@@ -111,12 +108,14 @@ class TriggerTypes:
             return
 
         self.engine._record(lambda: self._repark(owner, trigger))
-        fields: dict[str, Any] = {"trigger_type": trigger["trigger_type"]}
-        fields["function_id"] = trigger.get("function_id")
-        await self.engine._send(owner, {**message, **fields})
+        named = {"trigger_type": trigger["trigger_type"], "function_id": trigger.get("function_id")}
+        await self.engine._send(owner, {**message, **named})
 
     def _repark(self, owner: Connection, trigger: Message) -> None:
         del owner.triggers[trigger["id"]]
+        self._hold(owner, trigger)
+
+    def _hold(self, owner: Connection, trigger: Message) -> None:
         self._parked[trigger["id"]] = owner
         self.engine.parked.append(trigger)
 
